@@ -1,0 +1,42 @@
+# termhost: set-up, build, run, test. Every target installs what it needs first.
+SHELL := /bin/bash
+.ONESHELL:
+.DEFAULT_GOAL := help
+
+DEB_PACKAGES := pcscd libpcsclite-dev vsmartcard-vpcd pcsc-tools socat iproute2 util-linux procps
+NODE_BIN := node_modules/.bin
+
+.PHONY: help setup deps build run test lint bench clean
+
+help:
+	@echo "make run    set up, build and start the daemon on a simulated kiosk"
+	@echo "make test   set up, build, lint and run the whole test suite"
+	@echo "make bench  run all benchmarks (B=NAME for one)"
+
+deps:
+	@bash scripts/setup-debian.sh $(DEB_PACKAGES)
+
+node_modules/.install-stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: deps node_modules/.install-stamp
+
+build: setup
+	$(NODE_BIN)/tsc -p tsconfig.build.json
+
+lint: setup
+	$(NODE_BIN)/tsc --noEmit -p .
+	$(NODE_BIN)/biome check .
+
+run: build
+	exec node dist/simulators/kiosk-main.js --daemon $(ARGS)
+
+test: build lint
+	bash scripts/run-tests.sh
+
+bench: build
+	bash scripts/run-bench.sh $(B)
+
+clean:
+	rm -rf dist node_modules/.install-stamp

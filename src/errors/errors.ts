@@ -1,0 +1,66 @@
+/**
+ * One error class for the whole product. Callers switch on `code`, never on the message text;
+ * the same codes travel over the socket API, the CLI's exit paths and the logs.
+ */
+export const ErrorCode = {
+  // configuration and start-up
+  CONFIG_INVALID: "CONFIG_INVALID",
+  PROFILE_INVALID: "PROFILE_INVALID",
+  // journal
+  JOURNAL_LOCKED: "JOURNAL_LOCKED",
+  JOURNAL_CORRUPT: "JOURNAL_CORRUPT",
+  JOURNAL_WRITE_FAILED: "JOURNAL_WRITE_FAILED",
+  JOURNAL_CLOSED: "JOURNAL_CLOSED",
+  JOURNAL_RECORD_INVALID: "JOURNAL_RECORD_INVALID",
+  // PC/SC and cards
+  PCSC_UNAVAILABLE: "PCSC_UNAVAILABLE",
+  READER_UNAVAILABLE: "READER_UNAVAILABLE",
+  CARD_ABSENT: "CARD_ABSENT",
+  CARD_REMOVED: "CARD_REMOVED",
+  APDU_MALFORMED: "APDU_MALFORMED",
+  APDU_STATUS: "APDU_STATUS",
+  ATR_MALFORMED: "ATR_MALFORMED",
+  // socket API
+  PARSE_ERROR: "PARSE_ERROR",
+  INVALID_REQUEST: "INVALID_REQUEST",
+  METHOD_NOT_FOUND: "METHOD_NOT_FOUND",
+  INVALID_PARAMS: "INVALID_PARAMS",
+  LINE_TOO_LONG: "LINE_TOO_LONG",
+  UNAUTHORIZED: "UNAUTHORIZED",
+  BUSY: "BUSY",
+  TIMEOUT: "TIMEOUT",
+  DAEMON_UNREACHABLE: "DAEMON_UNREACHABLE",
+  INTERNAL: "INTERNAL",
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export interface ErrorOptions {
+  /** What the operator or the client should do about it. */
+  hint?: string;
+  /** Machine-readable facts (offsets, field paths, reader names); never secrets. */
+  context?: Record<string, unknown>;
+  cause?: unknown;
+}
+
+export class TermhostError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string | undefined;
+  readonly context: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: ErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "TermhostError";
+    this.code = code;
+    this.hint = options.hint;
+    this.context = options.context;
+  }
+
+  /** Message plus hint, for logs and the CLI. */
+  describe(): string {
+    return this.hint === undefined ? `${this.code}: ${this.message}` : `${this.code}: ${this.message}\n  ${this.hint}`;
+  }
+}
+
+export function isTermhostError(e: unknown, code?: ErrorCode): e is TermhostError {
+  return e instanceof TermhostError && (code === undefined || e.code === code);
+}
