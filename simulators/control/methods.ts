@@ -1,0 +1,29 @@
+import { z } from "zod";
+
+/** The simulator's control socket: what a test rig can do to the simulated hardware. */
+export const SlotStatus = z.object({
+  slot: z.number().int(),
+  port: z.number().int(),
+  card: z.string().nullable(),
+  inserted: z.boolean(),
+  powered: z.boolean(),
+  apdus: z.number().int(),
+});
+
+export const ControlMethods = {
+  "sim.status": {
+    description: "slots, their cards and whether each is inserted",
+    params: z.object({}).strict(),
+    result: z.object({ slots: z.array(SlotStatus) }),
+  },
+  "card.insert": {
+    description: "insert the slot's card (connect it to vpcd)",
+    params: z.object({ slot: z.number().int().min(0) }).strict(),
+    result: SlotStatus,
+  },
+  "card.remove": {
+    description: "pull the slot's card (drop its vpcd connection at once)",
+    params: z.object({ slot: z.number().int().min(0) }).strict(),
+    result: SlotStatus,
+  },
+} as const;

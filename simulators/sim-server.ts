@@ -1,0 +1,108 @@
+import type { Logger } from "pino";
+import type { z } from "zod";
+import { TermhostError } from "../src/errors/errors.js";
+import { RpcServer } from "../src/jsonrpc/server.js";
+import { SelectCard } from "./cards/select-card.js";
+import type { SimCard } from "./cards/sim-card.js";
+import { ControlMethods, type SlotStatus } from "./control/methods.js";
+import type { CardSpec, Scenario } from "./scenario.js";
+import { ViccLink } from "./vicc/vicc-link.js";
+
+interface Slot {
+  index: number;
+  port: number;
+  link: ViccLink;
+  card: SimCard | undefined;
+  spec: CardSpec | undefined;
+  apdus: number;
+}
+
+function makeCard(spec: CardSpec): SimCard {
+  switch (spec.kind) {
+    case "select":
+      return new SelectCard(Buffer.from(spec.atr, "hex"), Buffer.from(spec.aid, "hex"));
+  }
+}
+
+/** The simulated hardware of one kiosk and the control socket that drives it. */
+export class SimServer {
+  private readonly slots: Slot[];
+  readonly rpc: RpcServer;
+
+  constructor(
+    scenario: Scenario,
+    private readonly log: Logger,
+  ) {
+    this.slots = scenario.slots.map((s, index) => {
+      const link = new ViccLink(s.host, s.port);
+      const slot: Slot = {
+        index,
+        port: s.port,
+        link,
+        card: s.card === undefined ? undefined : makeCard(s.card),
+        spec: s.card,
+        apdus: 0,
+      };
+      link.on("apdu", () => slot.apdus++);
+      link.on("closed", () => log.info({ slot: index }, "card connection closed"));
+      return slot;
+    });
+    this.rpc = new RpcServer({
+      log,
+      maxLineBytes: 1 << 20,
+      maxConnections: 32,
+      maxInFlightPerConnection: 16,
+      maxBufferedBytes: 8 << 20,
+    });
+    this.rpc.register("sim.status", ControlMethods["sim.status"], () => ({
+      slots: this.slots.map((s) => this.status(s)),
+    }));
+    this.rpc.register("card.insert", ControlMethods["card.insert"], async ({ slot }) => {
+      const s = this.slot(slot);
+      if (s.card === undefined) {
+        throw new TermhostError("INVALID_PARAMS", `slot ${slot} has no card in the scenario`);
+      }
+      if (!s.link.connected) await s.link.insert(s.card);
+      this.log.info({ slot }, "card inserted");
+      return this.status(s);
+    });
+    this.rpc.register("card.remove", ControlMethods["card.remove"], ({ slot }) => {
+      const s = this.slot(slot);
+      s.link.remove();
+      this.log.info({ slot }, "card removed");
+      return this.status(s);
+    });
+  }
+
+  async start(initial: Scenario): Promise<void> {
+    await Promise.all(
+      initial.slots.map(async (spec, i) => {
+        const s = this.slot(i);
+        if (spec.inserted && s.card !== undefined) await s.link.insert(s.card);
+      }),
+    );
+  }
+
+  stop(): void {
+    for (const s of this.slots) s.link.remove();
+  }
+
+  private slot(index: number): Slot {
+    const s = this.slots[index];
+    if (s === undefined) {
+      throw new TermhostError("INVALID_PARAMS", `no slot ${index}; this rig has ${this.slots.length}`);
+    }
+    return s;
+  }
+
+  private status(s: Slot): z.infer<typeof SlotStatus> {
+    return {
+      slot: s.index,
+      port: s.port,
+      card: s.spec?.kind ?? null,
+      inserted: s.link.connected,
+      powered: s.card instanceof SelectCard ? s.card.powered : false,
+      apdus: s.apdus,
+    };
+  }
+}

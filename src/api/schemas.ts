@@ -1,0 +1,32 @@
+import { z } from "zod";
+
+/** Every method of the kiosk/POS socket: params and result schemas in one place. */
+export const ReaderViewSchema = z.object({
+  name: z.string(),
+  card: z.enum(["absent", "present", "mute", "unavailable"]),
+  atr: z.string().nullable(),
+  inUse: z.boolean(),
+  since: z.string(),
+});
+
+export const SystemStatusResult = z.object({
+  version: z.string(),
+  pid: z.number().int(),
+  startedAt: z.string(),
+  uptimeMs: z.number().int().nonnegative(),
+  pcsc: z.object({
+    state: z.enum(["connecting", "up", "down"]),
+    error: z.string().optional(),
+  }),
+  readers: z.array(ReaderViewSchema),
+});
+export type SystemStatusResult = z.infer<typeof SystemStatusResult>;
+
+export const ApiMethods = {
+  "system.status": {
+    description: "daemon version, uptime, PC/SC service state, and every reader with its card state",
+    params: z.object({}).strict(),
+    result: SystemStatusResult,
+  },
+} as const;
+export type ApiMethodName = keyof typeof ApiMethods;

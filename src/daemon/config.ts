@@ -1,0 +1,96 @@
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+import { defaultRuntimeDir } from "../api/paths.js";
+import { TermhostError } from "../errors/errors.js";
+import { formatZodIssues } from "../errors/zod-format.js";
+import { LogLevel } from "../util/log.js";
+
+const FileMode = z
+  .string()
+  .regex(/^0?[0-7]{3}$/, 'expected an octal file mode such as "0660"')
+  .transform((s) => Number.parseInt(s, 8));
+
+export const ApiConfig = z
+  .object({
+    /** The kiosk/POS socket. */
+    socketPath: z.string().min(1).max(100).default(`${defaultRuntimeDir()}/api.sock`),
+    socketMode: FileMode.default(0o660),
+    maxLineBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(16 << 20)
+      .default(256 << 10),
+    maxConnections: z.number().int().min(1).max(4096).default(64),
+    maxInFlightPerConnection: z.number().int().min(1).max(1024).default(32),
+    maxBufferedBytes: z
+      .number()
+      .int()
+      .min(64 << 10)
+      .max(256 << 20)
+      .default(4 << 20),
+  })
+  .strict();
+
+export const PcscConfig = z
+  .object({
+    /** pcscd's socket (PCSCLITE_CSOCK_NAME); the system's default when absent. */
+    socketPath: z.string().min(1).optional(),
+    retryMinMs: z.number().int().min(10).max(60_000).default(250),
+    retryMaxMs: z.number().int().min(10).max(600_000).default(5000),
+  })
+  .strict();
+
+export const Config = z
+  .object({
+    logLevel: LogLevel.default("info"),
+    api: ApiConfig.prefault({}),
+    pcsc: PcscConfig.prefault({}),
+  })
+  .strict();
+export type Config = z.infer<typeof Config>;
+
+/** The embedded default: everything from the schema's defaults. */
+export function defaultConfig(): Config {
+  return Config.parse({});
+}
+
+export function parseConfig(raw: unknown, source: string): Config {
+  const parsed = Config.safeParse(raw);
+  if (!parsed.success) {
+    const problems = formatZodIssues(parsed.error);
+    throw new TermhostError(
+      "CONFIG_INVALID",
+      `${source}: invalid configuration:\n  ${problems.join("\n  ")}`,
+      {
+        hint: "fix the fields named above; docs/config.md lists every field with its type and default",
+        context: { source, problems },
+      },
+    );
+  }
+  return parsed.data;
+}
+
+export function loadConfigFile(path: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new TermhostError(
+      "CONFIG_INVALID",
+      `${path}: cannot read configuration (${(e as NodeJS.ErrnoException).code})`,
+      {
+        hint: "pass an existing file with --config, or none for the embedded default",
+      },
+    );
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new TermhostError("CONFIG_INVALID", `${path}: not valid JSON: ${(e as Error).message}`, {
+      hint: "the configuration file is one JSON object",
+    });
+  }
+  return parseConfig(raw, path);
+}

@@ -1,0 +1,47 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import type { Logger } from "pino";
+import { createApiServer } from "../api/api-server.js";
+import type { RpcServer } from "../jsonrpc/server.js";
+import { ReaderManager } from "../pcsc/reader-manager.js";
+import { productVersion } from "../util/version.js";
+import type { Config } from "./config.js";
+
+/** The running daemon: its services, its sockets, and an orderly stop. */
+export class Daemon {
+  private api: RpcServer | undefined;
+  readonly readers: ReaderManager;
+
+  constructor(
+    private readonly config: Config,
+    private readonly log: Logger,
+  ) {
+    // The PC/SC client library reads its socket path from the environment when a context opens.
+    if (config.pcsc.socketPath !== undefined) process.env.PCSCLITE_CSOCK_NAME = config.pcsc.socketPath;
+    this.readers = new ReaderManager({
+      log: log.child({ part: "pcsc" }),
+      retryMinMs: config.pcsc.retryMinMs,
+      retryMaxMs: config.pcsc.retryMaxMs,
+    });
+  }
+
+  async start(): Promise<void> {
+    this.readers.start();
+    const { socketPath, socketMode, ...limits } = this.config.api;
+    this.api = createApiServer(limits, {
+      log: this.log,
+      version: productVersion(),
+      startedAt: new Date(),
+      readers: this.readers,
+    });
+    mkdirSync(dirname(socketPath), { recursive: true, mode: 0o755 });
+    await this.api.listenPath(socketPath, socketMode);
+    this.log.info({ socket: socketPath }, "serving the kiosk/POS API");
+  }
+
+  async stop(): Promise<void> {
+    this.log.info("stopping");
+    await this.api?.close();
+    this.readers.stop();
+  }
+}

@@ -1,0 +1,192 @@
+import { EventEmitter } from "node:events";
+import type { Logger } from "pino";
+import { type NativePcsc, type NativeReader, openNativePcsc, ReaderStateBit } from "./pcsclite-binding.js";
+
+export type CardPresence = "absent" | "present" | "mute" | "unavailable";
+
+export interface ReaderView {
+  name: string;
+  card: CardPresence;
+  /** Hex, upper case; null when no card answers. */
+  atr: string | null;
+  inUse: boolean;
+  /** ISO 8601 time of the last change of `card`. */
+  since: string;
+}
+
+export type ServiceState = "connecting" | "up" | "down";
+
+type Events = {
+  "reader-added": [view: ReaderView];
+  "reader-removed": [name: string];
+  "card-inserted": [view: ReaderView];
+  "card-removed": [view: ReaderView];
+  "service-up": [];
+  "service-down": [reason: string];
+};
+
+export interface ReaderManagerOptions {
+  log: Logger;
+  /** Back-off bounds for re-establishing the PC/SC context after pcscd goes away. */
+  retryMinMs?: number;
+  retryMaxMs?: number;
+  open?: () => NativePcsc;
+}
+
+/**
+ * Tracks readers and cards through PC/SC. pcscd can vanish at any time (restart, crash): the
+ * manager then reports every reader gone, retries with a bounded back-off (never a busy loop), and
+ * rebuilds its view from a fresh context when pcscd is back. Duplicate status events from the
+ * binding are folded: listeners hear a change only when the card presence or ATR changed.
+ */
+export class ReaderManager extends EventEmitter<Events> {
+  private native: NativePcsc | undefined;
+  private readonly readers = new Map<string, { view: ReaderView; native: NativeReader }>();
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelay: number;
+  private stopped = false;
+  private serviceState: ServiceState = "connecting";
+  private lastError: string | undefined;
+
+  constructor(private readonly opts: ReaderManagerOptions) {
+    super();
+    this.retryDelay = opts.retryMinMs ?? 250;
+  }
+
+  start(): void {
+    this.connect();
+  }
+
+  get state(): ServiceState {
+    return this.serviceState;
+  }
+
+  get error(): string | undefined {
+    return this.lastError;
+  }
+
+  list(): ReaderView[] {
+    return [...this.readers.values()]
+      .map((r) => ({ ...r.view }))
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /**
+   * Stops watching. The binding's close() can block on SCardCancel while pcscd is unresponsive, so
+   * at shutdown the context is dropped without it; the process exit releases it.
+   */
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    for (const r of this.readers.values()) r.native.removeAllListeners();
+    this.native?.removeAllListeners();
+    this.readers.clear();
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    let native: NativePcsc;
+    try {
+      native = (this.opts.open ?? openNativePcsc)();
+    } catch (e) {
+      this.fail(`cannot reach pcscd: ${(e as Error).message}`);
+      return;
+    }
+    this.native = native;
+    native.on("error", (err) => {
+      if (this.native === native) this.fail(`PC/SC service lost: ${err.message}`);
+    });
+    native.on("reader", (reader) => {
+      if (this.native === native) this.addReader(reader);
+    });
+    // The binding reports success only through its first reader list; an empty system has none.
+    setImmediate(() => {
+      if (this.native === native && this.serviceState !== "up") this.markUp();
+    });
+  }
+
+  private markUp(): void {
+    this.serviceState = "up";
+    this.lastError = undefined;
+    this.retryDelay = this.opts.retryMinMs ?? 250;
+    this.opts.log.info("PC/SC service up");
+    this.emit("service-up");
+  }
+
+  private fail(reason: string): void {
+    const old = this.native;
+    this.native = undefined;
+    for (const [name, r] of this.readers) {
+      r.native.removeAllListeners();
+      this.readers.delete(name);
+      this.emit("reader-removed", name);
+    }
+    if (old !== undefined) {
+      old.removeAllListeners();
+      try {
+        old.close();
+      } catch {
+        // the context is already dead
+      }
+    }
+    if (this.serviceState !== "down" || this.lastError !== reason) {
+      this.opts.log.warn({ reason, retryMs: this.retryDelay }, "PC/SC unavailable; will retry");
+    }
+    this.serviceState = "down";
+    this.lastError = reason;
+    this.emit("service-down", reason);
+    if (this.stopped) return;
+    this.retryTimer = setTimeout(() => this.connect(), this.retryDelay);
+    this.retryDelay = Math.min(this.retryDelay * 2, this.opts.retryMaxMs ?? 5000);
+  }
+
+  private addReader(reader: NativeReader): void {
+    if (this.serviceState !== "up") this.markUp();
+    const view: ReaderView = {
+      name: reader.name,
+      card: "absent",
+      atr: null,
+      inUse: false,
+      since: new Date().toISOString(),
+    };
+    this.readers.set(reader.name, { view, native: reader });
+    this.opts.log.info({ reader: reader.name }, "reader added");
+    this.emit("reader-added", { ...view });
+    reader.on("status", (status) => this.onStatus(reader.name, status.state, status.atr));
+    reader.on("error", (err) => {
+      this.opts.log.warn({ reader: reader.name, err: err.message }, "reader status error");
+    });
+    reader.on("end", () => {
+      const r = this.readers.get(reader.name);
+      if (r === undefined || r.native !== reader) return;
+      this.readers.delete(reader.name);
+      this.opts.log.info({ reader: reader.name }, "reader removed");
+      this.emit("reader-removed", reader.name);
+    });
+  }
+
+  private onStatus(name: string, state: number, atr: Buffer | undefined): void {
+    const r = this.readers.get(name);
+    if (r === undefined) return;
+    const card = presenceOf(state);
+    const atrHex =
+      card === "present" && atr !== undefined && atr.length > 0 ? atr.toString("hex").toUpperCase() : null;
+    const inUse = (state & ReaderStateBit.INUSE) !== 0;
+    const prev = r.view;
+    if (prev.card === card && prev.atr === atrHex) {
+      prev.inUse = inUse;
+      return;
+    }
+    r.view = { name, card, atr: atrHex, inUse, since: new Date().toISOString() };
+    this.opts.log.info({ reader: name, card, atr: atrHex }, "card state changed");
+    if (card === "present") this.emit("card-inserted", { ...r.view });
+    else if (prev.card === "present") this.emit("card-removed", { ...r.view });
+  }
+}
+
+function presenceOf(state: number): CardPresence {
+  if (state & ReaderStateBit.MUTE) return "mute";
+  if (state & ReaderStateBit.PRESENT) return "present";
+  if (state & ReaderStateBit.UNAVAILABLE) return "unavailable";
+  return "absent";
+}
