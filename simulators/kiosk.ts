@@ -1,6 +1,120 @@
-export async function runKiosk(_opts: {
+import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { defaultApiSocket, defaultRuntimeDir } from "../src/api/paths.js";
+import { TermhostClient } from "../src/client/client.js";
+import { builtEntry } from "../src/util/paths.js";
+import { waitUntil } from "../src/util/wait.js";
+import { Rig } from "./rig/rig.js";
+
+export interface KioskOptions {
   daemon: boolean;
   netns: boolean;
   socket?: string;
   logLevel: string;
-}): Promise<void> {}
+}
+
+/** The default control socket path that `termhost-sim insert|remove|status` uses. */
+export function defaultSimControl(): string {
+  return process.env.TERMHOST_SIM_CONTROL ?? join(defaultRuntimeDir(), "sim.sock");
+}
+
+async function daemonAnswers(socketPath: string): Promise<boolean> {
+  try {
+    const c = await TermhostClient.connect({ socketPath, timeoutMs: 1000 });
+    c.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `make run`: a simulated kiosk on this machine — private pcscd with two vpcd slots, the card
+ * simulator, and termhostd on top — until Ctrl-C, which stops all of it in order.
+ */
+export async function runKiosk(opts: KioskOptions): Promise<void> {
+  const apiSocket = opts.socket ?? defaultApiSocket();
+  const controlLink = defaultSimControl();
+  if (opts.daemon && (await daemonAnswers(apiSocket))) {
+    throw new Error(
+      `a daemon already answers on ${apiSocket}; stop it first or pass --socket to use another path`,
+    );
+  }
+  const rig = await Rig.start({ netns: opts.netns ? "auto" : "off" });
+  mkdirSync(defaultRuntimeDir(), { recursive: true });
+  rmSync(controlLink, { force: true });
+  symlinkSync(rig.controlPath, controlLink);
+
+  let daemon: ReturnType<Rig["spawn"]> | undefined;
+  if (opts.daemon) {
+    const configPath = join(rig.dir, "termhostd.json");
+    writeFileSync(
+      configPath,
+      JSON.stringify(
+        { logLevel: opts.logLevel, api: { socketPath: apiSocket }, pcsc: { socketPath: rig.pcscSocket } },
+        null,
+        2,
+      ),
+    );
+    daemon = rig.spawn("termhostd", process.execPath, [
+      builtEntry("src/daemon/main.js"),
+      "--config",
+      configPath,
+    ]);
+    await waitUntil(
+      "termhostd to answer on its socket",
+      async () => {
+        if (daemon?.child.exitCode !== null) throw new Error(`termhostd exited; see ${daemon?.logPath}`);
+        return (await daemonAnswers(apiSocket)) ? true : undefined;
+      },
+      15_000,
+      50,
+    );
+  }
+
+  const lines = [
+    "",
+    "termhost simulated kiosk is running",
+    `  card stack     private pcscd with ${rig.readerNames.join(", ")} (${rig.mode})`,
+    `  simulator      ${controlLink}`,
+    ...(opts.daemon
+      ? [`  daemon API     ${apiSocket}`, `  daemon log     ${daemon?.logPath}`]
+      : [`  PC/SC socket   PCSCLITE_CSOCK_NAME=${rig.pcscSocket}`]),
+    "",
+    "Try, in another terminal (from this checkout):",
+    "  npx termhost status              # readers and cards as the daemon sees them",
+    "  npx termhost-sim insert 0        # insert the simulated card in the first reader",
+    "  npx termhost status",
+    "  npx termhost-sim remove 0        # pull it again",
+    "  npx termhost status --json",
+    "",
+    "Ctrl-C stops everything.",
+    "",
+  ];
+  process.stdout.write(lines.join("\n"));
+
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (): void => {
+      if (stopping) return;
+      stopping = true;
+      process.stdout.write("\nstopping the simulated kiosk…\n");
+      void (async () => {
+        if (daemon !== undefined) await rig.stopProcess(daemon);
+        await rig.stop();
+        rmSync(controlLink, { force: true });
+        resolve();
+      })();
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+    if (daemon !== undefined) {
+      void daemon.exited.then(({ code, signal }) => {
+        if (!stopping) {
+          process.stderr.write(`termhostd exited unexpectedly (${code ?? signal}); see ${daemon?.logPath}\n`);
+          stop();
+        }
+      });
+    }
+  });
+}

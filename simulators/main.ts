@@ -8,7 +8,7 @@ import { Command } from "commander";
 import { isTermhostError } from "../src/errors/errors.js";
 import { RpcClient } from "../src/jsonrpc/client.js";
 import { createLogger, LogLevel } from "../src/util/log.js";
-import { runKiosk } from "./kiosk.js";
+import { defaultSimControl, runKiosk } from "./kiosk.js";
 import { loadScenario } from "./scenario.js";
 import { SimServer } from "./sim-server.js";
 
@@ -39,7 +39,7 @@ function controlCommand(name: string, method: string, description: string, withS
   const cmd = program
     .command(withSlot ? `${name} <slot>` : name)
     .description(description)
-    .requiredOption("--control <path>", "the simulator's control socket", process.env.TERMHOST_SIM_CONTROL)
+    .requiredOption("--control <path>", "the simulator's control socket", defaultSimControl())
     .action(async (...args: unknown[]) => {
       const slot = withSlot ? Number(args[0]) : undefined;
       const opts = (withSlot ? args[1] : args[0]) as { control: string };
