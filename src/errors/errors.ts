@@ -31,6 +31,8 @@ export const ErrorCode = {
   TIMEOUT: "TIMEOUT",
   DAEMON_UNREACHABLE: "DAEMON_UNREACHABLE",
   INTERNAL: "INTERNAL",
+  // crypto
+  KEY_INVALID: "KEY_INVALID",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -1,0 +1,124 @@
+import { TermhostError } from "../../errors/errors.js";
+
+/**
+ * An ISO 7816-4 command APDU. `le` is the number of response bytes expected (1..65536), absent
+ * for cases 1 and 3; 256 is written 00 in short form and 65536 is written 0000 in extended form.
+ */
+export interface CommandApdu {
+  cla: number;
+  ins: number;
+  p1: number;
+  p2: number;
+  /** Command data (Lc bytes); absent or empty for cases 1 and 2. */
+  data?: Buffer;
+  le?: number;
+  /** Use extended Lc/Le even when short form would do. Set by `parseCommand` when the input was extended. */
+  extended?: boolean;
+  /** Command data is a secret (PIN, key): traces show only its length. */
+  sensitive?: boolean;
+}
+
+export type ApduCase = "1" | "2S" | "3S" | "4S" | "2E" | "3E" | "4E";
+
+export const MAX_SHORT_LC = 255;
+export const MAX_SHORT_LE = 256;
+export const MAX_EXTENDED_LC = 65535;
+export const MAX_EXTENDED_LE = 65536;
+
+function malformed(message: string, context: Record<string, unknown>): TermhostError {
+  return new TermhostError("APDU_MALFORMED", message, { context });
+}
+
+function checkByte(name: string, value: number): void {
+  if (!Number.isInteger(value) || value < 0 || value > 0xff) {
+    throw malformed(`${name} must be a byte, got ${value}`, { field: name, value });
+  }
+}
+
+/** Whether the command needs (or asks for) extended length fields. */
+export function isExtended(cmd: CommandApdu): boolean {
+  const lc = cmd.data?.length ?? 0;
+  return cmd.extended === true || lc > MAX_SHORT_LC || (cmd.le ?? 0) > MAX_SHORT_LE;
+}
+
+export function commandCase(cmd: CommandApdu): ApduCase {
+  const hasData = (cmd.data?.length ?? 0) > 0;
+  const hasLe = cmd.le !== undefined;
+  if (!hasData && !hasLe) return "1";
+  const suffix = isExtended(cmd) ? "E" : "S";
+  if (!hasData) return `2${suffix}`;
+  return hasLe ? `4${suffix}` : `3${suffix}`;
+}
+
+export function serializeCommand(cmd: CommandApdu): Buffer {
+  checkByte("cla", cmd.cla);
+  checkByte("ins", cmd.ins);
+  checkByte("p1", cmd.p1);
+  checkByte("p2", cmd.p2);
+  const data = cmd.data ?? Buffer.alloc(0);
+  if (data.length > MAX_EXTENDED_LC) {
+    throw malformed(`command data of ${data.length} bytes exceeds ${MAX_EXTENDED_LC}`, { lc: data.length });
+  }
+  if (cmd.le !== undefined && (!Number.isInteger(cmd.le) || cmd.le < 1 || cmd.le > MAX_EXTENDED_LE)) {
+    throw malformed(`Le must be 1..${MAX_EXTENDED_LE}, got ${cmd.le}`, { le: cmd.le });
+  }
+  const header = Buffer.from([cmd.cla, cmd.ins, cmd.p1, cmd.p2]);
+  const parts: Buffer[] = [header];
+  const extended = isExtended(cmd);
+  if (data.length > 0) {
+    parts.push(
+      extended ? Buffer.from([0x00, data.length >> 8, data.length & 0xff]) : Buffer.from([data.length]),
+    );
+    parts.push(data);
+  }
+  if (cmd.le !== undefined) {
+    const le = cmd.le;
+    if (!extended) parts.push(Buffer.from([le & 0xff]));
+    else {
+      const wire = le & 0xffff;
+      // Case 2E carries its own 00 marker; in case 4E the Lc field already carried it.
+      if (data.length === 0) parts.push(Buffer.from([0x00]));
+      parts.push(Buffer.from([wire >> 8, wire & 0xff]));
+    }
+  }
+  return Buffer.concat(parts);
+}
+
+/** Decodes a command APDU following ISO 7816-3 12.1.3; anything that fits no case is APDU_MALFORMED. */
+export function parseCommand(bytes: Uint8Array): CommandApdu {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (buf.length < 4) {
+    throw malformed(`command APDU of ${buf.length} bytes is shorter than its 4-byte header`, {
+      length: buf.length,
+    });
+  }
+  const [cla, ins, p1, p2] = [buf[0] ?? 0, buf[1] ?? 0, buf[2] ?? 0, buf[3] ?? 0];
+  const head = { cla, ins, p1, p2 };
+  const body = buf.subarray(4);
+  const n = body.length;
+  if (n === 0) return head;
+  const b1 = body[0] ?? 0;
+  if (n === 1) return { ...head, le: b1 === 0 ? MAX_SHORT_LE : b1 };
+  if (b1 !== 0) {
+    const data = Buffer.from(body.subarray(1, 1 + b1));
+    if (n === 1 + b1) return { ...head, data };
+    if (n === 2 + b1) {
+      const le = body[n - 1] ?? 0;
+      return { ...head, data, le: le === 0 ? MAX_SHORT_LE : le };
+    }
+    throw malformed(`short Lc ${b1} does not match a body of ${n} bytes`, { lc: b1, bodyLength: n });
+  }
+  if (n === 2) {
+    throw malformed("a 2-byte body starting with 00 is neither short nor extended", { bodyLength: n });
+  }
+  const l16 = body.readUInt16BE(1);
+  if (n === 3) return { ...head, le: l16 === 0 ? MAX_EXTENDED_LE : l16, extended: true };
+  if (l16 === 0) throw malformed("extended Lc of 0000 is not allowed", { bodyLength: n });
+  const data = Buffer.from(body.subarray(3, 3 + l16));
+  if (n === 3 + l16) return { ...head, data, extended: true };
+  if (n === 5 + l16) {
+    const le = body.readUInt16BE(n - 2);
+    return { ...head, data, le: le === 0 ? MAX_EXTENDED_LE : le, extended: true };
+  }
+  throw malformed(`extended Lc ${l16} does not match a body of ${n} bytes`, { lc: l16, bodyLength: n });
+}

@@ -1,0 +1,58 @@
+/** Small seeded PRNG (mulberry32): fuzz runs are reproducible from their seed. */
+export class Prng {
+  private state: number;
+
+  constructor(seed: number) {
+    this.state = seed >>> 0;
+  }
+
+  next(): number {
+    this.state = (this.state + 0x6d2b79f5) >>> 0;
+    let t = this.state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+
+  int(maxExclusive: number): number {
+    return Math.floor(this.next() * maxExclusive);
+  }
+
+  bytes(length: number): Buffer {
+    const out = Buffer.alloc(length);
+    for (let i = 0; i < length; i++) out[i] = this.int(256);
+    return out;
+  }
+
+  pick<T>(items: readonly T[]): T {
+    const item = items[this.int(items.length)];
+    if (item === undefined) throw new Error("pick from an empty list");
+    return item;
+  }
+
+  /** Flips, replaces, inserts, deletes or truncates a few bytes of `input`. */
+  mutate(input: Uint8Array): Buffer {
+    let bytes = [...input];
+    const edits = 1 + this.int(3);
+    for (let e = 0; e < edits; e++) {
+      const at = this.int(bytes.length + 1);
+      switch (this.int(5)) {
+        case 0:
+          if (at < bytes.length) bytes[at] = (bytes[at] ?? 0) ^ (1 << this.int(8));
+          break;
+        case 1:
+          if (at < bytes.length) bytes[at] = this.int(256);
+          break;
+        case 2:
+          bytes.splice(at, 0, this.int(256));
+          break;
+        case 3:
+          bytes.splice(at, 1);
+          break;
+        default:
+          bytes = bytes.slice(0, at);
+      }
+    }
+    return Buffer.from(bytes);
+  }
+}
