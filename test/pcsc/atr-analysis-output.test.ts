@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseReferenceOutput } from "./support/atr-analysis.js";
+import { parseReferenceOutput, requireReferenceTools } from "./support/atr-analysis.js";
 
 // Captured from ATR_analysis 1.8; ANSI colour codes kept, as the tool prints them.
 const T1_OUTPUT = [
@@ -37,5 +37,14 @@ describe("reading ATR_analysis output", () => {
 
   it("reports no historical bytes when the analyser stopped inside the interface bytes", () => {
     expect(parseReferenceOutput("ATR: 3B 6D 00 00\n  TB(1) = 00 --> x").historicalBytes).toBeUndefined();
+  });
+});
+
+describe("reference tools check", () => {
+  it("fails, naming the missing file and how to install it", () => {
+    expect(() => requireReferenceTools(["/nonexistent/ATR_analysis"])).toThrow(
+      /\/nonexistent\/ATR_analysis.*`make test` installs pcsc-tools/,
+    );
+    expect(() => requireReferenceTools()).not.toThrow();
   });
 });

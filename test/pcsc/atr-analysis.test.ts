@@ -10,7 +10,7 @@ import {
   concreteAtrs,
   mapLimited,
   offlineCacheDir,
-  referenceToolsPresent,
+  requireReferenceTools,
   SMARTCARD_LIST,
 } from "./support/atr-analysis.js";
 
@@ -78,12 +78,7 @@ function compare(text: string, mine: Ours, ref: ReferenceAnalysis): string {
 
 describe("ATR parser against the reference analyser ATR_analysis", () => {
   it(`agrees on protocols, historical bytes and TCK for every ${STEP}th concrete ATR of smartcard_list.txt`, async () => {
-    const tools = referenceToolsPresent();
-    if (!tools.ok) {
-      throw new Error(
-        `missing ${tools.missing.join(" and ")}: this comparison needs pcsc-tools; \`make test\` installs pcsc-tools`,
-      );
-    }
+    requireReferenceTools();
     const all = concreteAtrs(readFileSync(SMARTCARD_LIST, "latin1"));
     const sample = all.filter((_, i) => i % STEP === 0);
     expect(sample.length).toBeGreaterThanOrEqual(MINIMUM_SAMPLE);

@@ -90,7 +90,12 @@ export async function mapLimited<T, R>(
   return results;
 }
 
-export function referenceToolsPresent(): { ok: boolean; missing: string[] } {
-  const missing = [ATR_ANALYSIS, SMARTCARD_LIST].filter((p) => !existsSync(p));
-  return { ok: missing.length === 0, missing };
+/** The comparison is part of `make test`: missing tools are a failure, never a skip. */
+export function requireReferenceTools(paths: readonly string[] = [ATR_ANALYSIS, SMARTCARD_LIST]): void {
+  const missing = paths.filter((p) => !existsSync(p));
+  if (missing.length > 0) {
+    throw new Error(
+      `missing ${missing.join(" and ")}: this comparison needs pcsc-tools; \`make test\` installs pcsc-tools`,
+    );
+  }
 }
