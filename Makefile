@@ -1,5 +1,6 @@
 # termhost: set-up, build, run, test. Every target installs what it needs first.
 SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
 .ONESHELL:
 .DEFAULT_GOAL := help
 
@@ -30,7 +31,7 @@ lint: setup
 	$(NODE_BIN)/biome check .
 
 run: build
-	exec node dist/simulators/kiosk-main.js --daemon $(ARGS)
+	exec node dist/simulators/main.js kiosk --daemon $(ARGS)
 
 test: build lint
 	bash scripts/run-tests.sh

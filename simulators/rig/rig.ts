@@ -7,7 +7,7 @@ import type { z } from "zod";
 import { RpcClient } from "../../src/jsonrpc/client.js";
 import { builtEntry } from "../../src/util/paths.js";
 import type { SlotStatus } from "../control/methods.js";
-import { DEFAULT_CARD, type Scenario } from "../scenario.js";
+import { type CardSpec, DEFAULT_CARD, type Scenario } from "../scenario.js";
 import { createQuickackNamespace } from "./netns.js";
 import { type Pcscd, startPcscd } from "./pcscd.js";
 import { ProcessGroup, type TrackedProcess } from "./processes.js";
@@ -19,8 +19,8 @@ export interface RigOptions {
   readerEntries?: number;
   /** "auto" uses a quickack namespace when the machine allows it; "off" forces the slow fallback. */
   netns?: "auto" | "off";
-  /** Cards per slot (index = slot); default: the default card in every slot, not inserted. */
-  slots?: Array<{ card?: Scenario["slots"][number]["card"]; inserted?: boolean }>;
+  /** Per slot (index = slot): its card (the default card unless given; null for none) and whether it starts inserted. */
+  slots?: Array<{ card?: CardSpec | null; inserted?: boolean }>;
   dir?: string;
 }
 
@@ -67,8 +67,8 @@ export class Rig {
             port,
             inserted: s?.inserted ?? false,
           };
-          const card = s === undefined ? DEFAULT_CARD : s.card;
-          if (card !== undefined) slot.card = card;
+          const card = s?.card === undefined ? DEFAULT_CARD : s.card;
+          if (card !== null) slot.card = card;
           return slot;
         }),
       };

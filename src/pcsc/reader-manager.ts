@@ -78,8 +78,8 @@ export class ReaderManager extends EventEmitter<Events> {
   stop(): void {
     this.stopped = true;
     clearTimeout(this.retryTimer);
-    for (const r of this.readers.values()) r.native.removeAllListeners();
-    this.native?.removeAllListeners();
+    for (const r of this.readers.values()) detach(r.native);
+    if (this.native !== undefined) detach(this.native);
     this.readers.clear();
   }
 
@@ -117,12 +117,12 @@ export class ReaderManager extends EventEmitter<Events> {
     const old = this.native;
     this.native = undefined;
     for (const [name, r] of this.readers) {
-      r.native.removeAllListeners();
+      detach(r.native);
       this.readers.delete(name);
       this.emit("reader-removed", name);
     }
     if (old !== undefined) {
-      old.removeAllListeners();
+      detach(old);
       try {
         old.close();
       } catch {
@@ -182,6 +182,15 @@ export class ReaderManager extends EventEmitter<Events> {
     if (card === "present") this.emit("card-inserted", { ...r.view });
     else if (prev.card === "present") this.emit("card-removed", { ...r.view });
   }
+}
+
+/**
+ * Stops listening to a binding object that may still fire: its threads report late errors, and an
+ * EventEmitter 'error' with no listener would end the process.
+ */
+function detach(emitter: NativePcsc | NativeReader): void {
+  emitter.removeAllListeners();
+  (emitter as { on(e: "error", fn: (err: Error) => void): unknown }).on("error", () => {});
 }
 
 function presenceOf(state: number): CardPresence {

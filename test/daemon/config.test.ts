@@ -1,0 +1,57 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+import { builtEntry } from "../../src/util/paths.js";
+
+const run = promisify(execFile);
+const dir = mkdtempSync(join(tmpdir(), "termhost-config-"));
+
+async function startWith(config: string): Promise<{ code: number; stderr: string }> {
+  const path = join(dir, `c${Math.random().toString(36).slice(2)}.json`);
+  writeFileSync(path, config);
+  try {
+    await run(process.execPath, [builtEntry("src/daemon/main.js"), "--config", path, "--print-config"]);
+    return { code: 0, stderr: "" };
+  } catch (e) {
+    const err = e as { code: number; stderr: string };
+    return { code: err.code, stderr: err.stderr };
+  }
+}
+
+describe("termhostd configuration", () => {
+  it("refuses a field of the wrong type, naming the field and the expected type", async () => {
+    const r = await startWith(JSON.stringify({ api: { maxLineBytes: "big" } }));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("CONFIG_INVALID");
+    expect(r.stderr).toContain("api.maxLineBytes: expected number, received string");
+  });
+
+  it("refuses an unknown key, naming it", async () => {
+    const r = await startWith(JSON.stringify({ api: { socketPath: "/tmp/x.sock", colour: "blue" } }));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("api.colour: unknown key");
+  });
+
+  it("refuses a bad enum value and lists the choices", async () => {
+    const r = await startWith(JSON.stringify({ logLevel: "loud" }));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/logLevel: .*"info"/);
+  });
+
+  it("refuses a file that is not JSON", async () => {
+    const r = await startWith("{ api: ");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/not valid JSON/);
+  });
+
+  it("starts from the embedded default when no file is given", async () => {
+    const { stdout } = await run(process.execPath, [builtEntry("src/daemon/main.js"), "--print-config"]);
+    const cfg = JSON.parse(stdout) as { logLevel: string; api: { socketPath: string; socketMode: number } };
+    expect(cfg.logLevel).toBe("info");
+    expect(cfg.api.socketPath).toMatch(/api\.sock$/);
+    expect(cfg.api.socketMode).toBe(0o660);
+  });
+});
