@@ -10,7 +10,7 @@ export function formatZodIssues(error: z.ZodError, root = ""): string[] {
     if (issue.code === "unrecognized_keys") {
       return issue.keys.map((k) => `${path.length > 0 ? `${path}.` : ""}${k}: unknown key`);
     }
-    const message = issue.message.replace(/^Invalid input: /, "");
+    const message = issue.message.replace(/^Invalid (input|option): /, "");
     return [`${path.length > 0 ? path : "(top level)"}: ${message}`];
   });
 }

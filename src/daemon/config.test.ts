@@ -1,0 +1,47 @@
+import { describe, expect, it } from "vitest";
+import { isTermhostError } from "../errors/errors.js";
+import { defaultConfig, parseConfig } from "./config.js";
+
+function problemsOf(raw: unknown): string[] {
+  try {
+    parseConfig(raw, "test.json");
+  } catch (e) {
+    if (isTermhostError(e, "CONFIG_INVALID")) return (e.context?.problems as string[]) ?? [];
+    throw e;
+  }
+  return [];
+}
+
+describe("config", () => {
+  it("fills every default for an empty object", () => {
+    const c = defaultConfig();
+    expect(c.api.maxLineBytes).toBe(256 << 10);
+    expect(c.api.socketMode).toBe(0o660);
+    expect(c.pcsc.socketPath).toBeUndefined();
+  });
+
+  it("parses an octal socket mode", () => {
+    expect(parseConfig({ api: { socketMode: "0600" } }, "x").api.socketMode).toBe(0o600);
+    expect(problemsOf({ api: { socketMode: "rw-rw----" } })).toEqual([
+      'api.socketMode: expected an octal file mode such as "0660"',
+    ]);
+  });
+
+  it("names every bad field at once", () => {
+    const problems = problemsOf({ logLevel: 3, api: { maxConnections: 0, extra: true }, pcsc: [] });
+    expect(problems).toHaveLength(4);
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^logLevel: expected one of .*"info"/),
+        "api.extra: unknown key",
+        expect.stringMatching(/^api\.maxConnections: .*>=1/),
+        "pcsc: expected object, received array",
+      ]),
+    );
+  });
+
+  it("refuses a top-level unknown key and a non-object", () => {
+    expect(problemsOf({ readers: [] })).toEqual(["readers: unknown key"]);
+    expect(problemsOf("hello")).toEqual(["(top level): expected object, received string"]);
+  });
+});

@@ -1,0 +1,120 @@
+import { EventEmitter } from "node:events";
+import { pino } from "pino";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import type { NativePcsc, NativeReader } from "./pcsclite-binding.js";
+import { ReaderManager } from "./reader-manager.js";
+
+class FakeReader extends EventEmitter {
+  closed = false;
+  constructor(readonly name: string) {
+    super();
+  }
+  close(): void {
+    this.closed = true;
+  }
+}
+
+class FakePcsc extends EventEmitter {
+  closed = false;
+  close(): void {
+    this.closed = true;
+  }
+}
+
+const log = pino({ level: "silent" });
+const PRESENT = 0x20 | 0x02;
+const EMPTY = 0x10 | 0x02;
+
+describe("ReaderManager", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("folds duplicate status events into one change each", () => {
+    const native = new FakePcsc();
+    const m = new ReaderManager({ log, open: () => native as unknown as NativePcsc });
+    const inserted: string[] = [];
+    const removed: string[] = [];
+    m.on("card-inserted", (v) => inserted.push(v.atr ?? ""));
+    m.on("card-removed", (v) => removed.push(v.name));
+    m.start();
+    const r = new FakeReader("R1");
+    native.emit("reader", r as unknown as NativeReader);
+    r.emit("status", { state: EMPTY });
+    r.emit("status", { state: PRESENT, atr: Buffer.from("3b8080010101", "hex") });
+    r.emit("status", { state: PRESENT | 0x100, atr: Buffer.from("3b8080010101", "hex") });
+    r.emit("status", { state: PRESENT, atr: Buffer.from("3b8080010101", "hex") });
+    r.emit("status", { state: EMPTY });
+    r.emit("status", { state: EMPTY });
+    expect(inserted).toEqual(["3B8080010101"]);
+    expect(removed).toEqual(["R1"]);
+    expect(m.list()).toMatchObject([{ name: "R1", card: "absent", atr: null }]);
+  });
+
+  it("reports readers gone when the service fails, retries with growing back-off, and rebuilds", () => {
+    vi.useFakeTimers();
+    const instances: FakePcsc[] = [];
+    let failOpen = 0;
+    const m = new ReaderManager({
+      log,
+      retryMinMs: 100,
+      retryMaxMs: 400,
+      open: () => {
+        if (failOpen > 0) {
+          failOpen--;
+          throw new Error("SCardEstablishContext: no service");
+        }
+        const p = new FakePcsc();
+        instances.push(p);
+        return p as unknown as NativePcsc;
+      },
+    });
+    const removed: string[] = [];
+    m.on("reader-removed", (n) => removed.push(n));
+    m.start();
+    const first = instances[0] as FakePcsc;
+    const reader = new FakeReader("R1");
+    first.emit("reader", reader as unknown as NativeReader);
+    expect(m.state).toBe("up");
+
+    failOpen = 2;
+    first.emit("error", new Error("SCardGetStatusChange: RPC transport error"));
+    expect(m.state).toBe("down");
+    expect(removed).toEqual(["R1"]);
+    expect(first.closed).toBe(true);
+    // A late error from the dead binding must not crash anything.
+    expect(() => reader.emit("error", new Error("late"))).not.toThrow();
+    expect(() => first.emit("error", new Error("late"))).not.toThrow();
+
+    vi.advanceTimersByTime(100); // 1st retry fails
+    expect(instances).toHaveLength(1);
+    vi.advanceTimersByTime(199); // 2nd retry waits 200 ms
+    expect(instances).toHaveLength(1);
+    vi.advanceTimersByTime(1); // 2nd retry fails
+    vi.advanceTimersByTime(400); // 3rd retry (capped) succeeds
+    expect(instances).toHaveLength(2);
+    (instances[1] as FakePcsc).emit("reader", new FakeReader("R1") as unknown as NativeReader);
+    expect(m.state).toBe("up");
+    expect(m.list().map((r) => r.name)).toEqual(["R1"]);
+    m.stop();
+  });
+
+  it("stops retrying after stop()", () => {
+    vi.useFakeTimers();
+    let opens = 0;
+    const m = new ReaderManager({
+      log,
+      retryMinMs: 50,
+      open: () => {
+        opens++;
+        throw new Error("down");
+      },
+    });
+    m.start();
+    vi.advanceTimersByTime(50);
+    expect(opens).toBe(2);
+    m.stop();
+    vi.advanceTimersByTime(10_000);
+    expect(opens).toBe(2);
+  });
+});
