@@ -28,7 +28,7 @@ build: setup
 
 lint: setup
 	$(NODE_BIN)/tsc --noEmit -p .
-	$(NODE_BIN)/biome check .
+	$(NODE_BIN)/biome check --error-on-warnings .
 
 run: build
 	exec node dist/simulators/main.js kiosk --daemon $(ARGS)

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { defaultApiSocket, defaultRuntimeDir } from "../src/api/paths.js";
 import { TermhostClient } from "../src/client/client.js";

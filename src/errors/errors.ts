@@ -12,6 +12,7 @@ export const ErrorCode = {
   JOURNAL_WRITE_FAILED: "JOURNAL_WRITE_FAILED",
   JOURNAL_CLOSED: "JOURNAL_CLOSED",
   JOURNAL_RECORD_INVALID: "JOURNAL_RECORD_INVALID",
+  JOURNAL_NOT_FOUND: "JOURNAL_NOT_FOUND",
   // PC/SC and cards
   PCSC_UNAVAILABLE: "PCSC_UNAVAILABLE",
   READER_UNAVAILABLE: "READER_UNAVAILABLE",
@@ -59,7 +60,9 @@ export class TermhostError extends Error {
 
   /** Message plus hint, for logs and the CLI. */
   describe(): string {
-    return this.hint === undefined ? `${this.code}: ${this.message}` : `${this.code}: ${this.message}\n  ${this.hint}`;
+    return this.hint === undefined
+      ? `${this.code}: ${this.message}`
+      : `${this.code}: ${this.message}\n  ${this.hint}`;
   }
 }
 
