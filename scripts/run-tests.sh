@@ -17,14 +17,14 @@ leaks=()
 for envf in /proc/[0-9]*/environ; do
   pid=${envf#/proc/}; pid=${pid%/environ}
   [ "$pid" = "$$" ] && continue
-  if tr '\0' '\n' <"$envf" 2>/dev/null | grep -qx "TERMHOST_TEST_RUN=$run_id"; then
+  if { tr '\0' '\n' <"$envf"; } 2>/dev/null | grep -qx "TERMHOST_TEST_RUN=$run_id"; then
     leaks+=("$pid")
   fi
 done
 if [ ${#leaks[@]} -gt 0 ]; then
   echo "LEAK: processes started by the suite are still running:" >&2
   for pid in "${leaks[@]}"; do
-    echo "  $pid $(tr '\0' ' ' </proc/"$pid"/cmdline 2>/dev/null)" >&2
+    echo "  $pid $({ tr '\0' ' ' </proc/"$pid"/cmdline; } 2>/dev/null)" >&2
     kill -9 "$pid" 2>/dev/null || true
   done
   rc=1
