@@ -1,0 +1,254 @@
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { ledgerOptions, ledgerView } from "../../test/support/journal/ledger.js";
+import { isTermhostError } from "../errors/errors.js";
+import { nodeFs } from "./fs.js";
+import { openJournal } from "./open.js";
+
+let dir: string;
+let path: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "journal-"));
+  path = join(dir, "journal");
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("journal", () => {
+  it("creates, appends, and rebuilds the same state on reopen", async () => {
+    const j = await openJournal(ledgerOptions(path));
+    expect(j.recovery.created).toBe(true);
+    expect((await j.append("txn.open", { id: "a", amount: 500 })).seq).toBe(1);
+    expect((await j.append("txn.open", { id: "b", amount: 700 })).seq).toBe(2);
+    expect((await j.append("txn.close", { id: "a" })).seq).toBe(3);
+    const live = ledgerView(j.state);
+    expect(live).toEqual({ open: [["b", 700]], closed: ["a"], closedCount: 1 });
+    await j.close();
+
+    const again = await openJournal(ledgerOptions(path));
+    expect(again.recovery).toMatchObject({
+      created: false,
+      recordsReplayed: 3,
+      lastSeq: 3,
+      droppedTail: null,
+    });
+    expect(ledgerView(again.state)).toEqual(live);
+    expect((await again.append("txn.open", { id: "c", amount: 1 })).seq).toBe(4);
+    await again.close();
+  });
+
+  it("refuses a missing file when creation is off", async () => {
+    await expect(openJournal(ledgerOptions(path, { create: false }))).rejects.toMatchObject({
+      code: "JOURNAL_NOT_FOUND",
+    });
+  });
+
+  it("validates records with their schema before anything is written", async () => {
+    const j = await openJournal(ledgerOptions(path));
+    const size = j.size;
+    await expect(j.append("txn.open", { id: "", amount: 1 })).rejects.toMatchObject({
+      code: "JOURNAL_RECORD_INVALID",
+    });
+    await expect(j.append("txn.open", { id: "x", amount: -1 })).rejects.toMatchObject({
+      code: "JOURNAL_RECORD_INVALID",
+    });
+    // @ts-expect-error an unregistered type is a compile error and a run-time error
+    await expect(j.append("txn.nope", { id: "x" })).rejects.toMatchObject({ code: "JOURNAL_RECORD_INVALID" });
+    expect(j.size).toBe(size);
+    await j.close();
+  });
+
+  it("shares one fdatasync among concurrent appends (group commit)", async () => {
+    let syncs = 0;
+    const fs = {
+      ...nodeFs,
+      fdatasync: (fd: number) => {
+        syncs++;
+        return nodeFs.fdatasync(fd);
+      },
+    };
+    const j = await openJournal(ledgerOptions(path, { fs }));
+    const results = await Promise.all(
+      Array.from({ length: 64 }, (_, i) => j.append("txn.open", { id: `t${i}`, amount: i })),
+    );
+    expect(results.map((r) => r.seq)).toEqual(Array.from({ length: 64 }, (_, i) => i + 1));
+    // The first append goes out alone; the 63 queued behind it share the next write.
+    expect(syncs).toBeLessThanOrEqual(2);
+    await j.close();
+    const again = await openJournal(ledgerOptions(path));
+    expect(again.state.open.size).toBe(64);
+    await again.close();
+  });
+
+  it("applies appendMany as one write", async () => {
+    let writes = 0;
+    const fs = {
+      ...nodeFs,
+      write: (...a: Parameters<typeof nodeFs.write>) => {
+        writes++;
+        return nodeFs.write(...a);
+      },
+    };
+    const j = await openJournal(ledgerOptions(path, { fs }));
+    writes = 0;
+    const seqs = await j.appendMany([
+      { type: "txn.open", body: { id: "a", amount: 1 } },
+      { type: "txn.open", body: { id: "b", amount: 2 } },
+      { type: "txn.close", body: { id: "a" } },
+    ]);
+    expect(seqs).toEqual([1, 2, 3]);
+    expect(writes).toBe(1);
+    await expect(
+      j.appendMany([
+        { type: "txn.open", body: { id: "c", amount: 3 } },
+        { type: "txn.open", body: { id: "d", amount: -3 } },
+      ]),
+    ).rejects.toMatchObject({ code: "JOURNAL_RECORD_INVALID" });
+    expect(j.state.open.has("c")).toBe(false);
+    await j.close();
+  });
+
+  it("shows the reducer exactly what replay will rebuild", async () => {
+    const seen: unknown[] = [];
+    const types = { "x.rec": z.object({ n: z.number(), tags: z.array(z.string()).default([]) }) };
+    const opts = {
+      path,
+      types,
+      initialState: () => [] as unknown[],
+      reduce: (s: unknown[], r: { body: unknown }) => {
+        s.push(r.body);
+        return s;
+      },
+      snapshot: { schema: z.array(z.unknown()), save: (s: unknown[]) => s, load: (s: unknown[]) => s },
+    };
+    const j = await openJournal(opts);
+    await j.append("x.rec", { n: 1, extra: "dropped by the schema" } as { n: number });
+    seen.push(...j.state);
+    await j.close();
+    const again = await openJournal(opts);
+    expect(again.state).toEqual(seen);
+    expect(seen).toEqual([{ n: 1, tags: [] }]);
+    await again.close();
+  });
+
+  it("rejects appends after close and a second opener in the same process", async () => {
+    const j = await openJournal(ledgerOptions(path));
+    await expect(openJournal(ledgerOptions(path))).rejects.toMatchObject({ code: "JOURNAL_LOCKED" });
+    const pending = j.append("txn.open", { id: "a", amount: 1 });
+    await j.close();
+    await expect(pending).resolves.toEqual({ seq: 1 });
+    await expect(j.append("txn.open", { id: "b", amount: 1 })).rejects.toMatchObject({
+      code: "JOURNAL_CLOSED",
+    });
+    const again = await openJournal(ledgerOptions(path));
+    expect(again.lastSeq).toBe(1);
+    await again.close();
+  });
+
+  it("stops on a record its types cannot read, naming it", async () => {
+    const j = await openJournal(ledgerOptions(path));
+    await j.append("txn.open", { id: "a", amount: 5 });
+    await j.close();
+    const stricter = ledgerOptions(path);
+    const types = {
+      ...stricter.types,
+      "txn.open": z.object({ id: z.string(), amount: z.number().min(10), note: z.string().optional() }),
+    };
+    const err = await openJournal({ ...stricter, types }).catch((e: unknown) => e);
+    expect(isTermhostError(err, "JOURNAL_RECORD_INVALID")).toBe(true);
+    expect((err as Error).message).toMatch(/seq 1 \(txn\.open\) at offset 16/);
+  });
+
+  it("compacts to a snapshot: closed transactions leave, state and sequence carry on", async () => {
+    const j = await openJournal(ledgerOptions(path, { keepClosedIds: false, compactAtBytes: 0 }));
+    for (let i = 0; i < 200; i++) {
+      await j.appendMany([
+        { type: "txn.open", body: { id: `t${i}`, amount: i } },
+        ...(i % 10 === 0 ? [] : [{ type: "txn.close" as const, body: { id: `t${i}` } }]),
+      ]);
+    }
+    const before = ledgerView(j.state);
+    const bytesBefore = statSync(path).size;
+    const report = await j.compact();
+    expect(report).toMatchObject({ snapshotSeq: j.lastSeq, tailRecords: 0, bytesBefore });
+    expect(statSync(path).size).toBe(report.bytesAfter);
+    expect(report.bytesAfter).toBeLessThan(bytesBefore / 10);
+    const { seq } = await j.append("txn.open", { id: "after", amount: 9 });
+    expect(seq).toBe(report.snapshotSeq + 1);
+    await j.close();
+
+    const again = await openJournal(ledgerOptions(path, { keepClosedIds: false }));
+    expect(again.recovery).toMatchObject({
+      snapshotSeq: report.snapshotSeq,
+      recordsReplayed: 1,
+      lastSeq: seq,
+    });
+    expect(ledgerView(again.state)).toEqual({ ...before, open: [...before.open, ["after", 9]].sort() });
+    await again.close();
+  });
+
+  it("loses nothing when compaction runs under 64 concurrent writers", async () => {
+    const j = await openJournal(ledgerOptions(path, { compactAtBytes: 0 }));
+    const acked = new Set<string>();
+    let stop = false;
+    const writer = async (w: number) => {
+      for (let n = 0; !stop; n++) {
+        const id = `w${w}-${n}`;
+        await j.append("txn.open", { id, amount: n });
+        acked.add(id);
+      }
+    };
+    const writers = Array.from({ length: 64 }, (_, w) => writer(w));
+    const reports = [];
+    for (let c = 0; c < 5; c++) {
+      await new Promise((r) => setTimeout(r, 20));
+      reports.push(await j.compact());
+    }
+    stop = true;
+    await Promise.all(writers);
+    expect(reports.some((r) => r.tailRecords > 0)).toBe(true);
+    const live = ledgerView(j.state);
+    await j.close();
+    const again = await openJournal(ledgerOptions(path));
+    expect(ledgerView(again.state)).toEqual(live);
+    for (const id of acked) expect(again.state.open.has(id)).toBe(true);
+    expect(again.state.open.size).toBe(acked.size);
+    expect(again.lastSeq).toBe(acked.size);
+    await again.close();
+  });
+
+  it("compacts by itself once the file passes the threshold", async () => {
+    const events: string[] = [];
+    const j = await openJournal(
+      ledgerOptions(path, {
+        compactAtBytes: 8 * 1024,
+        onEvent: (e) => events.push(e.kind),
+        keepClosedIds: false,
+      }),
+    );
+    for (let i = 0; i < 300; i++) {
+      await j.append("txn.open", { id: `t${i}`, amount: i });
+      await j.append("txn.close", { id: `t${i}` });
+    }
+    await j.close();
+    expect(events).toContain("compacted");
+    expect(statSync(path).size).toBeLessThan(16 * 1024);
+    const again = await openJournal(ledgerOptions(path, { keepClosedIds: false }));
+    expect(again.state.closedCount).toBe(300);
+    await again.close();
+  });
+
+  it("removes leftovers of an interrupted compaction and says so", async () => {
+    const j = await openJournal(ledgerOptions(path));
+    await j.append("txn.open", { id: "a", amount: 1 });
+    await j.close();
+    writeFileSync(`${path}.compact`, "half a compaction");
+    const again = await openJournal(ledgerOptions(path));
+    expect(again.recovery.removedLeftovers).toEqual([`${path}.compact`]);
+    expect(again.state.open.get("a")).toBe(1);
+    await again.close();
+    expect(readFileSync(path).subarray(0, 8).toString()).toBe("TERMJRNL");
+  });
+});

@@ -1,0 +1,418 @@
+/**
+ * The live journal: appends with group commit, the live state, compaction, close. One instance
+ * per file and per process (the lock sees to the rest); opened by openJournal in open.ts.
+ */
+import type { z } from "zod";
+import { TermhostError } from "../errors/errors.js";
+import { writeCompactedFile } from "./compaction.js";
+import { type JournalFs, writeFully } from "./fs.js";
+import type { JournalLock } from "./lock.js";
+import { type EncodedRecord, encodeWrite, type RecordCodec, type SequencedRecord } from "./records.js";
+import type {
+  AppendResult,
+  CompactionReport,
+  CompactionStep,
+  JournalEvent,
+  JournalHooks,
+  JournalRecord,
+  RecordInput,
+  RecordTypes,
+  RecoveryReport,
+  SnapshotCodec,
+} from "./types.js";
+
+/** Appends queued while one write is on its way go out together, up to this many bytes per write. */
+const MAX_WRITE_BYTES = 4 * 1024 * 1024;
+
+interface Entry {
+  readonly records: readonly EncodedRecord[];
+  readonly resolve: (seqs: readonly number[]) => void;
+  readonly reject: (e: TermhostError) => void;
+}
+
+/** What openJournal hands over to the live journal. */
+export interface JournalInit<T extends RecordTypes, S, Snap> {
+  readonly fs: JournalFs;
+  readonly path: string;
+  readonly dir: string;
+  readonly fd: number;
+  readonly size: number;
+  readonly lastSeq: number;
+  readonly state: S;
+  readonly codec: RecordCodec<T>;
+  readonly reduce: (state: S, record: JournalRecord<T>) => S;
+  readonly snapshot: SnapshotCodec<S, Snap>;
+  readonly lock: JournalLock;
+  readonly recovery: RecoveryReport;
+  readonly compactAtBytes: number;
+  readonly hooks: JournalHooks;
+  readonly onEvent: (event: JournalEvent) => void;
+}
+
+export class Journal<T extends RecordTypes, S, Snap = unknown> {
+  readonly #f: JournalFs;
+  readonly #path: string;
+  readonly #dir: string;
+  readonly #codec: RecordCodec<T>;
+  readonly #reduce: (state: S, record: JournalRecord<T>) => S;
+  readonly #snapshot: SnapshotCodec<S, Snap>;
+  readonly #lock: JournalLock;
+  readonly #recovery: RecoveryReport;
+  readonly #hooks: JournalHooks;
+  readonly #onEvent: (event: JournalEvent) => void;
+  readonly #compactAtBytes: number;
+  #fd: number;
+  /** End of the committed data: where the next write goes. */
+  #size: number;
+  #lastSeq: number;
+  #state: S;
+  #queue: Entry[] = [];
+  #running = false;
+  #holdWrites = false;
+  #idleWaiters: (() => void)[] = [];
+  #failure: TermhostError | null = null;
+  #closed = false;
+  #closing: Promise<void> | null = null;
+  /** Records committed since the running compaction took its snapshot; null when none runs. */
+  #compactionTail: SequencedRecord[] | null = null;
+  #compacting: Promise<CompactionReport> | null = null;
+  #nextCompactAt: number;
+
+  constructor(init: JournalInit<T, S, Snap>) {
+    this.#f = init.fs;
+    this.#path = init.path;
+    this.#dir = init.dir;
+    this.#fd = init.fd;
+    this.#size = init.size;
+    this.#lastSeq = init.lastSeq;
+    this.#state = init.state;
+    this.#codec = init.codec;
+    this.#reduce = init.reduce;
+    this.#snapshot = init.snapshot;
+    this.#lock = init.lock;
+    this.#recovery = init.recovery;
+    this.#hooks = init.hooks;
+    this.#onEvent = init.onEvent;
+    this.#compactAtBytes = init.compactAtBytes;
+    this.#nextCompactAt = Math.max(init.compactAtBytes, init.size * 2);
+  }
+
+  /** Live state: every committed record applied, nothing else. Do not mutate it. */
+  get state(): S {
+    return this.#state;
+  }
+
+  get lastSeq(): number {
+    return this.#lastSeq;
+  }
+
+  get path(): string {
+    return this.#path;
+  }
+
+  /** Bytes of committed data in the current file. */
+  get size(): number {
+    return this.#size;
+  }
+
+  get recovery(): RecoveryReport {
+    return this.#recovery;
+  }
+
+  /** Set once a failure leaves the file in a state this process cannot vouch for; reopen to recover. */
+  get failure(): TermhostError | null {
+    return this.#failure;
+  }
+
+  /** Resolves once the record is on disk (fdatasync) and applied to the state. */
+  async append<K extends keyof T & string>(type: K, body: z.input<T[K]>): Promise<AppendResult> {
+    const [seq] = await this.appendMany([{ type, body } as RecordInput<T>]);
+    return { seq: seq as number };
+  }
+
+  /** Appends several records as one write: after a crash either all of them are there or none. */
+  appendMany(records: readonly RecordInput<T>[]): Promise<readonly number[]> {
+    const refused = this.#refusal();
+    if (refused !== null) return Promise.reject(refused);
+    let encoded: EncodedRecord[];
+    try {
+      encoded = records.map((r) => this.#codec.encode(r.type, r.body));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (encoded.length === 0) return Promise.resolve([]);
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ records: encoded, resolve, reject });
+      this.#kick();
+    });
+  }
+
+  #refusal(): TermhostError | null {
+    if (this.#closed) {
+      return new TermhostError("JOURNAL_CLOSED", `journal ${this.#path} is closed`, {
+        context: { path: this.#path },
+      });
+    }
+    return this.#failure === null ? null : this.#failedError(this.#failure);
+  }
+
+  #failedError(failure: TermhostError): TermhostError {
+    return new TermhostError(
+      "JOURNAL_WRITE_FAILED",
+      `journal ${this.#path} refuses appends after an earlier failure`,
+      {
+        hint: "reopen the journal (restart the daemon) once the disk is healthy; recovery re-reads what is on disk",
+        context: { path: this.#path },
+        cause: failure,
+      },
+    );
+  }
+
+  #kick(): void {
+    if (!this.#running && !this.#holdWrites && this.#queue.length > 0) void this.#run();
+  }
+
+  async #run(): Promise<void> {
+    this.#running = true;
+    try {
+      while (this.#queue.length > 0 && !this.#holdWrites) {
+        const batch = this.#takeBatch();
+        await this.#commit(batch);
+        // Under concurrency, the writers just answered append again within this turn of the
+        // event loop; letting them in before the next write doubles the records per fdatasync
+        // (otherwise the writers settle into two halves that alternate). A lone writer skips it.
+        if (batch.length > 1 || this.#queue.length > 0) await new Promise((r) => setImmediate(r));
+      }
+    } finally {
+      this.#running = false;
+      const waiters = this.#idleWaiters;
+      this.#idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  #takeBatch(): Entry[] {
+    let bytes = 0;
+    let n = 0;
+    for (const e of this.#queue) {
+      for (const r of e.records) bytes += r.body.length + r.typeBytes.length;
+      if (n > 0 && bytes > MAX_WRITE_BYTES) break;
+      n++;
+    }
+    return this.#queue.splice(0, n);
+  }
+
+  async #commit(batch: readonly Entry[]): Promise<void> {
+    if (this.#failure !== null) {
+      const refused = this.#failedError(this.#failure);
+      for (const e of batch) e.reject(refused);
+      return;
+    }
+    const records: SequencedRecord[] = [];
+    let seq = this.#lastSeq;
+    for (const e of batch) for (const rec of e.records) records.push({ rec, seq: ++seq });
+    const start = this.#size;
+    const buf = encodeWrite(records, start);
+    let stage: "write" | "sync" = "write";
+    try {
+      await writeFully(this.#f, this.#fd, buf, buf.length, start);
+      stage = "sync";
+      await this.#f.fdatasync(this.#fd);
+    } catch (e) {
+      const err = await this.#writeFailed(e, stage, start, buf.length);
+      for (const en of batch) en.reject(err);
+      return;
+    }
+    this.#size = start + buf.length;
+    this.#lastSeq = seq;
+    this.#compactionTail?.push(...records);
+    let i = 0;
+    for (const e of batch) {
+      const seqs: number[] = [];
+      for (let k = 0; k < e.records.length; k++) {
+        const r = records[i++] as SequencedRecord;
+        this.#apply(r);
+        seqs.push(r.seq);
+      }
+      e.resolve(seqs);
+    }
+    this.#maybeCompact();
+  }
+
+  #apply(r: SequencedRecord): void {
+    try {
+      this.#state = this.#reduce(this.#state, {
+        type: r.rec.type,
+        seq: r.seq,
+        body: r.rec.value,
+      } as JournalRecord<T>);
+    } catch (e) {
+      // The record is durable, so replay will meet the same reducer error at the next open.
+      this.#fail(
+        new TermhostError(
+          "JOURNAL_RECORD_INVALID",
+          `reducer threw on committed record seq ${r.seq} (${r.rec.type})`,
+          {
+            cause: e,
+            context: { seq: r.seq, type: r.rec.type },
+          },
+        ),
+      );
+    }
+  }
+
+  /**
+   * Undoes a failed write: the file is cut back to the last committed byte. A failed write whose
+   * undo is durable leaves the journal usable (ENOSPC may clear); a failed fdatasync does not,
+   * because after one the kernel may have dropped the dirty pages and a later fdatasync can
+   * report success for data that never reached the disk.
+   */
+  async #writeFailed(
+    cause: unknown,
+    stage: "write" | "sync",
+    offset: number,
+    bytes: number,
+  ): Promise<TermhostError> {
+    const code = (cause as NodeJS.ErrnoException | undefined)?.code ?? "unknown";
+    const err = new TermhostError(
+      "JOURNAL_WRITE_FAILED",
+      `journal ${stage} failed (${code}); the append was not committed`,
+      {
+        hint:
+          code === "ENOSPC"
+            ? "the disk is full: free space on the journal's file system"
+            : "check the disk and the kernel log",
+        context: { path: this.#path, offset, bytes, stage, errno: code },
+        cause,
+      },
+    );
+    try {
+      await this.#f.ftruncate(this.#fd, offset);
+      await this.#f.fdatasync(this.#fd);
+    } catch (undo) {
+      this.#fail(
+        new TermhostError(
+          "JOURNAL_WRITE_FAILED",
+          `journal could not undo a failed ${stage} at offset ${offset}`,
+          {
+            context: { path: this.#path, offset },
+            cause: undo,
+          },
+        ),
+      );
+      return err;
+    }
+    if (stage === "sync") this.#fail(err);
+    return err;
+  }
+
+  #fail(err: TermhostError): void {
+    if (this.#failure !== null) return;
+    this.#failure = err;
+    this.#onEvent({ kind: "failed", error: err });
+  }
+
+  /** Stops new writes from starting and waits for the one in progress. */
+  async #pauseWrites(): Promise<void> {
+    this.#holdWrites = true;
+    if (this.#running) await new Promise<void>((res) => this.#idleWaiters.push(res));
+  }
+
+  #resumeWrites(): void {
+    this.#holdWrites = false;
+    this.#kick();
+  }
+
+  #maybeCompact(): void {
+    if (this.#compactAtBytes <= 0 || this.#size < this.#nextCompactAt || this.#compacting !== null) return;
+    this.compact().catch((e: unknown) => {
+      this.#onEvent({ kind: "compaction-failed", error: e as TermhostError });
+    });
+  }
+
+  /**
+   * Rewrites the file as a snapshot of the live state plus the records committed meanwhile, and
+   * swaps it in. Appends keep flowing while the snapshot is written; they pause only for the
+   * final copy of the records that arrived meanwhile, the fsync, the rename and the directory fsync.
+   */
+  compact(): Promise<CompactionReport> {
+    const refused = this.#refusal();
+    if (refused !== null) return Promise.reject(refused);
+    if (this.#compacting !== null) return this.#compacting;
+    const run = this.#compact().finally(() => {
+      this.#compacting = null;
+      this.#compactionTail = null;
+    });
+    this.#compacting = run;
+    return run;
+  }
+
+  async #compact(): Promise<CompactionReport> {
+    const started = performance.now();
+    const bytesBefore = this.#size;
+    const snapshotSeq = this.#lastSeq;
+    let snapshotBody: Buffer;
+    try {
+      snapshotBody = Buffer.from(JSON.stringify(this.#snapshot.save(this.#state)), "utf8");
+    } catch (e) {
+      throw new TermhostError("JOURNAL_WRITE_FAILED", "compaction could not serialize the live state", {
+        cause: e,
+      });
+    }
+    this.#compactionTail = [];
+    const step = async (s: CompactionStep): Promise<void> => {
+      await this.#hooks.compaction?.(s);
+    };
+    let tailRecords = 0;
+    const bytesAfter = await writeCompactedFile(this.#f, {
+      path: this.#path,
+      dir: this.#dir,
+      snapshotBody,
+      snapshotSeq,
+      step,
+      // Runs with writes paused: from here until the swap, nothing can commit to the old file.
+      beforeSwap: async () => {
+        await this.#pauseWrites();
+        const refused = this.#refusal();
+        if (refused !== null) throw refused;
+        const tail = this.#compactionTail ?? [];
+        tailRecords = tail.length;
+        return tail;
+      },
+      swap: async (fd, size) => {
+        const old = this.#fd;
+        this.#fd = fd;
+        this.#size = size;
+        await this.#f.close(old).catch(() => undefined);
+      },
+      swapFailed: (e) => this.#fail(e),
+      afterSwap: () => this.#resumeWrites(),
+    });
+    this.#nextCompactAt = Math.max(this.#compactAtBytes, bytesAfter * 2);
+    const report: CompactionReport = {
+      snapshotSeq,
+      tailRecords,
+      bytesBefore,
+      bytesAfter,
+      durationMs: performance.now() - started,
+    };
+    this.#onEvent({ kind: "compacted", report });
+    return report;
+  }
+
+  /** Waits for queued appends and any compaction, then closes the file and releases the lock. */
+  close(): Promise<void> {
+    if (this.#closing !== null) return this.#closing;
+    this.#closed = true;
+    this.#closing = (async () => {
+      await this.#compacting?.catch(() => undefined);
+      while (this.#running || this.#queue.length > 0) {
+        this.#kick();
+        if (this.#running) await new Promise<void>((res) => this.#idleWaiters.push(res));
+      }
+      await this.#f.close(this.#fd).catch(() => undefined);
+      await this.#lock.release();
+    })();
+    return this.#closing;
+  }
+}
