@@ -3,6 +3,19 @@ import { createRequire } from "node:module";
 /** The parts of the `pcsclite` addon we use, typed; nothing outside src/pcsc imports it. */
 export interface NativeReader {
   readonly name: string;
+  readonly connected: boolean;
+  readonly SCARD_SHARE_SHARED: number;
+  readonly SCARD_SHARE_EXCLUSIVE: number;
+  readonly SCARD_LEAVE_CARD: number;
+  readonly SCARD_RESET_CARD: number;
+  connect(options: { share_mode: number }, cb: (err: Error | null, protocol: number) => void): void;
+  transmit(
+    data: Buffer,
+    resLen: number,
+    protocol: number,
+    cb: (err: Error | null, data: Buffer) => void,
+  ): void;
+  disconnect(disposition: number, cb: (err: Error | null) => void): void;
   on(event: "status", fn: (status: { state: number; atr?: Buffer }) => void): this;
   on(event: "error", fn: (err: Error) => void): this;
   on(event: "end", fn: () => void): this;

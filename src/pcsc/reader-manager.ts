@@ -1,5 +1,7 @@
 import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
+import { TermhostError } from "../errors/errors.js";
+import { fromPcscError } from "./pcsc-errors.js";
 import { type NativePcsc, type NativeReader, openNativePcsc, ReaderStateBit } from "./pcsclite-binding.js";
 
 export type CardPresence = "absent" | "present" | "mute" | "unavailable";
@@ -15,6 +17,23 @@ export interface ReaderView {
 }
 
 export type ServiceState = "connecting" | "up" | "down";
+
+/**
+ * "exclusive" keeps every other PC/SC client off the card for the whole `withCard` call; it is how
+ * a multi-APDU exchange is made atomic, since the binding has no SCardBeginTransaction.
+ */
+export type CardAccess = "shared" | "exclusive";
+
+/**
+ * A connected card. `transmit` sends one APDU and resolves with the raw response. It rejects with
+ * CARD_REMOVED when the card is pulled or reset mid-APDU, READER_UNAVAILABLE when the reader
+ * vanishes, and PCSC_UNAVAILABLE when pcscd goes away; the channel is unusable after any of them.
+ */
+export interface CardChannel {
+  readonly reader: string;
+  readonly protocol: number;
+  transmit(apdu: Buffer, maxResponseBytes?: number): Promise<Buffer>;
+}
 
 type Events = {
   "reader-added": [view: ReaderView];
@@ -42,6 +61,7 @@ export interface ReaderManagerOptions {
 export class ReaderManager extends EventEmitter<Events> {
   private native: NativePcsc | undefined;
   private readonly readers = new Map<string, { view: ReaderView; native: NativeReader }>();
+  private readonly queues = new Map<string, Promise<void>>();
   private retryTimer: NodeJS.Timeout | undefined;
   private retryDelay: number;
   private stopped = false;
@@ -69,6 +89,75 @@ export class ReaderManager extends EventEmitter<Events> {
     return [...this.readers.values()]
       .map((r) => ({ ...r.view }))
       .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /**
+   * Runs `fn` with the card in `reader` connected. Calls for one reader run one after another, never
+   * interleaved, because the binding runs transmits on a thread pool and a card speaks to one
+   * host command at a time. The card is left powered (not reset) afterwards.
+   */
+  async withCard<T>(
+    reader: string,
+    access: CardAccess,
+    fn: (channel: CardChannel) => Promise<T>,
+  ): Promise<T> {
+    const previous = this.queues.get(reader) ?? Promise.resolve();
+    let release = (): void => {};
+    const turn = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const tail = previous.then(() => turn);
+    this.queues.set(reader, tail);
+    await previous;
+    try {
+      const entry = this.readers.get(reader);
+      if (entry === undefined) {
+        throw new TermhostError("READER_UNAVAILABLE", `no reader named '${reader}'`, {
+          hint:
+            this.serviceState === "up"
+              ? "see `termhost status` for the readers present"
+              : "pcscd is not reachable",
+          context: { reader, known: [...this.readers.keys()] },
+        });
+      }
+      if (entry.view.card !== "present") {
+        throw new TermhostError("CARD_ABSENT", `no card in '${reader}'`, {
+          hint: "insert a card",
+          context: { reader },
+        });
+      }
+      const native = entry.native;
+      const shareMode = access === "exclusive" ? native.SCARD_SHARE_EXCLUSIVE : native.SCARD_SHARE_SHARED;
+      const protocol = await new Promise<number>((resolve, reject) =>
+        native.connect({ share_mode: shareMode }, (err, p) =>
+          err ? reject(fromPcscError(err, reader, "connect")) : resolve(p),
+        ),
+      );
+      const channel: CardChannel = {
+        reader,
+        protocol,
+        transmit: (apdu, maxResponseBytes = 258) =>
+          new Promise((resolve, reject) =>
+            native.transmit(apdu, maxResponseBytes, protocol, (err, data) =>
+              err ? reject(fromPcscError(err, reader, "transmit")) : resolve(data),
+            ),
+          ),
+      };
+      try {
+        return await fn(channel);
+      } finally {
+        await new Promise<void>((resolve) => {
+          if (!native.connected) {
+            resolve();
+            return;
+          }
+          native.disconnect(native.SCARD_LEAVE_CARD, () => resolve());
+        });
+      }
+    } finally {
+      release();
+      if (this.queues.get(reader) === tail) this.queues.delete(reader);
+    }
   }
 
   /**
