@@ -138,9 +138,13 @@ export class ReaderManager extends EventEmitter<Events> {
         protocol,
         transmit: (apdu, maxResponseBytes = 258) =>
           new Promise((resolve, reject) =>
-            native.transmit(apdu, maxResponseBytes, protocol, (err, data) =>
-              err ? reject(fromPcscError(err, reader, "transmit")) : resolve(data),
-            ),
+            native.transmit(apdu, maxResponseBytes, protocol, (err, data) => {
+              if (err) reject(fromPcscError(err, reader, "transmit"));
+              // A card that vanishes mid-APDU can surface as a "successful" transmit with no status
+              // word (seen with vpcd); no card ever answers that, so it counts as a pulled card.
+              else if (data.length < 2) reject(vanished(reader, data.length));
+              else resolve(data);
+            }),
           ),
       };
       try {
@@ -271,6 +275,17 @@ export class ReaderManager extends EventEmitter<Events> {
     if (card === "present") this.emit("card-inserted", { ...r.view });
     else if (prev.card === "present") this.emit("card-removed", { ...r.view });
   }
+}
+
+function vanished(reader: string, length: number): TermhostError {
+  return new TermhostError(
+    "CARD_REMOVED",
+    `the card in '${reader}' answered ${length} bytes, without a status word`,
+    {
+      hint: "the card was probably pulled mid-command; re-insert it so the transaction can be checked",
+      context: { reader, responseLength: length },
+    },
+  );
 }
 
 /**
