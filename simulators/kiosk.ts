@@ -33,6 +33,8 @@ async function daemonAnswers(socketPath: string): Promise<boolean> {
  * simulator, and termhostd on top — until Ctrl-C, which stops all of it in order.
  */
 export async function runKiosk(opts: KioskOptions): Promise<void> {
+  // A closed terminal or pipe must not stop the orderly shutdown below.
+  process.stdout.on("error", () => {});
   const apiSocket = opts.socket ?? defaultApiSocket();
   const controlLink = defaultSimControl();
   if (opts.daemon && (await daemonAnswers(apiSocket))) {

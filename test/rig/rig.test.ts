@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createInterface } from "node:readline";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { Rig } from "../../simulators/rig/rig.js";
 import { builtEntry } from "../../src/util/paths.js";
 import { waitUntil } from "../../src/util/wait.js";
@@ -110,6 +110,9 @@ describe("rig teardown", () => {
   it("a guard cleans up when the rig's owner is killed with SIGKILL", async () => {
     const owner = spawn(process.execPath, [builtEntry("test/support/rig-owner.js")], {
       stdio: ["ignore", "pipe", "inherit"],
+    });
+    onTestFinished(() => {
+      owner.kill("SIGKILL");
     });
     const line = await new Promise<string>((resolve, reject) => {
       const rl = createInterface({ input: owner.stdout });
