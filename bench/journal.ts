@@ -16,7 +16,7 @@ import { ledgerOptions } from "../test/support/journal/ledger.js";
 
 const RECORD_BYTES = 128;
 const ROUND_MS = 1000;
-const ROUNDS = 3;
+const ROUNDS = 4;
 
 const dir = mkdtempSync(join(tmpdir(), "bench-journal-"));
 
@@ -88,7 +88,11 @@ try {
   let rawN = 0;
   let singleN = 0;
   let concN = 0;
-  // Interleaved rounds, so that load from elsewhere on the machine hits all three alike.
+  // Warm-up (JIT, schema compilation), then interleaved rounds, so that load from elsewhere on
+  // the machine hits all three alike.
+  await raw(300, join(dir, "warm-raw"));
+  await journal(300, join(dir, "warm-single"), 1);
+  await journal(300, join(dir, "warm-conc"), 64);
   for (let r = 0; r < ROUNDS; r++) {
     rawN += await raw(ROUND_MS, join(dir, `raw-${r}`));
     singleN += await journal(ROUND_MS, join(dir, `single-${r}`), 1);

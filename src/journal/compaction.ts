@@ -15,7 +15,7 @@ import {
   HEADER_FLAG_SNAPSHOT,
   SNAPSHOT_TYPE,
 } from "./frame.js";
-import { fsyncDir, type JournalFs, O_CREAT_TRUNC_RDWR, writeFully } from "./fs.js";
+import { fsyncDir, type JournalFs, writeFully } from "./fs.js";
 import { encodeWrite, type SequencedRecord } from "./records.js";
 import type { CompactionStep } from "./types.js";
 
@@ -26,6 +26,8 @@ export function compactionTempPath(path: string): string {
 export interface CompactionPlan {
   readonly path: string;
   readonly dir: string;
+  /** Flags for the new file, which becomes the journal's append target after the swap. */
+  readonly openFlags: number;
   readonly snapshotBody: Buffer;
   readonly snapshotSeq: number;
   readonly step: (step: CompactionStep) => Promise<void>;
@@ -58,7 +60,7 @@ export async function writeCompactedFile(f: JournalFs, plan: CompactionPlan): Pr
   let fd: number | null = null;
   let renamed = false;
   try {
-    fd = await f.open(tmp, O_CREAT_TRUNC_RDWR);
+    fd = await f.open(tmp, plan.openFlags);
     const head = encodeSnapshotFile(plan.snapshotBody, plan.snapshotSeq);
     await writeFully(f, fd, head, head.length, 0);
     let size = head.length;

@@ -20,7 +20,7 @@ function errno(code: string): NodeJS.ErrnoException {
 
 /** A file system that fails the chosen operations while `armed` says so. */
 function faulty() {
-  const faults = { writeShortThenENOSPC: false, fdatasyncEIO: false, ftruncateEIO: false };
+  const faults = { writeShortThenENOSPC: false, writeEIO: false, fdatasyncEIO: false, ftruncateEIO: false };
   const fs: JournalFs = {
     ...nodeFs,
     write: async (fd, buf, off, len, pos) => {
@@ -31,6 +31,7 @@ function faulty() {
         faults.writeShortThenENOSPC = false;
         throw errno("ENOSPC");
       }
+      if (faults.writeEIO) throw errno("EIO");
       return nodeFs.write(fd, buf, off, len, pos);
     },
     fdatasync: async (fd) => {
@@ -76,7 +77,7 @@ describe("journal write faults", () => {
 
   it("after a failed fdatasync refuses appends until reopened, and keeps serving reads", async () => {
     const { fs, faults } = faulty();
-    const j = await openJournal(ledgerOptions(path, { fs }));
+    const j = await openJournal(ledgerOptions(path, { fs, sync: "fdatasync" }));
     await j.append("txn.open", { id: "a", amount: 1 });
     faults.fdatasyncEIO = true;
     await expect(j.append("txn.open", { id: "b", amount: 2 })).rejects.toMatchObject({
@@ -96,6 +97,24 @@ describe("journal write faults", () => {
     expect([...again.state.open.keys()]).toEqual(["a"]);
     await again.append("txn.open", { id: "d", amount: 4 });
     await again.close();
+  });
+
+  it("treats a failed O_DSYNC write other than ENOSPC as a failed sync", async () => {
+    const { fs, faults } = faulty();
+    const j = await openJournal(ledgerOptions(path, { fs }));
+    await j.append("txn.open", { id: "a", amount: 1 });
+    faults.writeEIO = true;
+    await expect(j.append("txn.open", { id: "b", amount: 2 })).rejects.toMatchObject({
+      code: "JOURNAL_WRITE_FAILED",
+      context: { stage: "sync", errno: "EIO" },
+    });
+    faults.writeEIO = false;
+    expect(j.failure).not.toBeNull();
+    await expect(j.append("txn.open", { id: "c", amount: 3 })).rejects.toMatchObject({
+      code: "JOURNAL_WRITE_FAILED",
+    });
+    expect([...j.state.open.keys()]).toEqual(["a"]);
+    await j.close();
   });
 
   it("when the partial write cannot be undone, fails the journal and recovery drops the torn bytes", async () => {

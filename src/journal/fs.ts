@@ -51,6 +51,8 @@ export const O_RDONLY = fs.constants.O_RDONLY;
 export const O_RDWR = fs.constants.O_RDWR;
 export const O_CREAT_EXCL_RDWR = fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_RDWR;
 export const O_CREAT_TRUNC_RDWR = fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_RDWR;
+/** Each write returns only once its data is durable, as if followed by fdatasync. */
+export const O_DSYNC = fs.constants.O_DSYNC ?? 0;
 export const O_DIRECTORY_RDONLY = fs.constants.O_RDONLY | (fs.constants.O_DIRECTORY ?? 0);
 
 /** Writes all of `buf[0, length)` at `position`, looping over short writes. */

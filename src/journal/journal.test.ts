@@ -60,27 +60,37 @@ describe("journal", () => {
     await j.close();
   });
 
-  it("shares one fdatasync among concurrent appends (group commit)", async () => {
-    let syncs = 0;
-    const fs = {
-      ...nodeFs,
-      fdatasync: (fd: number) => {
-        syncs++;
-        return nodeFs.fdatasync(fd);
-      },
-    };
-    const j = await openJournal(ledgerOptions(path, { fs }));
-    const results = await Promise.all(
-      Array.from({ length: 64 }, (_, i) => j.append("txn.open", { id: `t${i}`, amount: i })),
-    );
-    expect(results.map((r) => r.seq)).toEqual(Array.from({ length: 64 }, (_, i) => i + 1));
-    // The first append goes out alone; the 63 queued behind it share the next write.
-    expect(syncs).toBeLessThanOrEqual(2);
-    await j.close();
-    const again = await openJournal(ledgerOptions(path));
-    expect(again.state.open.size).toBe(64);
-    await again.close();
-  });
+  it.each(["dsync", "fdatasync"] as const)(
+    "shares one sync among concurrent appends (group commit, %s)",
+    async (sync) => {
+      // Under O_DSYNC every write is a sync; otherwise every fdatasync is.
+      let syncs = 0;
+      const fs = {
+        ...nodeFs,
+        write: (...a: Parameters<typeof nodeFs.write>) => {
+          if (sync === "dsync") syncs++;
+          return nodeFs.write(...a);
+        },
+        fdatasync: (fd: number) => {
+          if (sync === "fdatasync") syncs++;
+          return nodeFs.fdatasync(fd);
+        },
+      };
+      const j = await openJournal(ledgerOptions(path, { fs, sync }));
+      syncs = 0;
+      const results = await Promise.all(
+        Array.from({ length: 64 }, (_, i) => j.append("txn.open", { id: `t${i}`, amount: i })),
+      );
+      expect(results.map((r) => r.seq)).toEqual(Array.from({ length: 64 }, (_, i) => i + 1));
+      // The first append goes out alone; the 63 queued behind it share the next write.
+      expect(syncs).toBeGreaterThanOrEqual(1);
+      expect(syncs).toBeLessThanOrEqual(2);
+      await j.close();
+      const again = await openJournal(ledgerOptions(path));
+      expect(again.state.open.size).toBe(64);
+      await again.close();
+    },
+  );
 
   it("applies appendMany as one write", async () => {
     let writes = 0;
@@ -216,6 +226,20 @@ describe("journal", () => {
     for (const id of acked) expect(again.state.open.has(id)).toBe(true);
     expect(again.state.open.size).toBe(acked.size);
     expect(again.lastSeq).toBe(acked.size);
+    await again.close();
+  });
+
+  it("finishes a compaction that was running when close was called", async () => {
+    const j = await openJournal(ledgerOptions(path, { compactAtBytes: 0 }));
+    for (let i = 0; i < 10; i++) await j.append("txn.open", { id: `t${i}`, amount: i });
+    const compaction = j.compact();
+    const last = j.append("txn.open", { id: "last", amount: 1 });
+    await j.close();
+    await expect(compaction).resolves.toMatchObject({ snapshotSeq: 10 });
+    await expect(last).resolves.toEqual({ seq: 11 });
+    const again = await openJournal(ledgerOptions(path));
+    expect(again.recovery).toMatchObject({ snapshotSeq: 10, lastSeq: 11 });
+    expect(again.state.open.size).toBe(11);
     await again.close();
   });
 

@@ -5,7 +5,7 @@
 import type { z } from "zod";
 import { TermhostError } from "../errors/errors.js";
 import { writeCompactedFile } from "./compaction.js";
-import { type JournalFs, writeFully } from "./fs.js";
+import { type JournalFs, O_CREAT_TRUNC_RDWR, O_DSYNC, writeFully } from "./fs.js";
 import type { JournalLock } from "./lock.js";
 import { type EncodedRecord, encodeWrite, type RecordCodec, type SequencedRecord } from "./records.js";
 import type {
@@ -19,10 +19,14 @@ import type {
   RecordTypes,
   RecoveryReport,
   SnapshotCodec,
+  SyncMode,
 } from "./types.js";
 
 /** Appends queued while one write is on its way go out together, up to this many bytes per write. */
 const MAX_WRITE_BYTES = 4 * 1024 * 1024;
+
+/** Errors of a write that the disk refused up front: nothing was flushed and failed. */
+const NO_SPACE = new Set(["ENOSPC", "EDQUOT", "EFBIG"]);
 
 interface Entry {
   readonly records: readonly EncodedRecord[];
@@ -33,6 +37,7 @@ interface Entry {
 /** What openJournal hands over to the live journal. */
 export interface JournalInit<T extends RecordTypes, S, Snap> {
   readonly fs: JournalFs;
+  readonly sync: SyncMode;
   readonly path: string;
   readonly dir: string;
   readonly fd: number;
@@ -51,6 +56,7 @@ export interface JournalInit<T extends RecordTypes, S, Snap> {
 
 export class Journal<T extends RecordTypes, S, Snap = unknown> {
   readonly #f: JournalFs;
+  readonly #sync: SyncMode;
   readonly #path: string;
   readonly #dir: string;
   readonly #codec: RecordCodec<T>;
@@ -80,6 +86,7 @@ export class Journal<T extends RecordTypes, S, Snap = unknown> {
 
   constructor(init: JournalInit<T, S, Snap>) {
     this.#f = init.fs;
+    this.#sync = init.sync;
     this.#path = init.path;
     this.#dir = init.dir;
     this.#fd = init.fd;
@@ -125,13 +132,16 @@ export class Journal<T extends RecordTypes, S, Snap = unknown> {
   }
 
   /** Resolves once the record is on disk (fdatasync) and applied to the state. */
-  async append<K extends keyof T & string>(type: K, body: z.input<T[K]>): Promise<AppendResult> {
-    const [seq] = await this.appendMany([{ type, body } as RecordInput<T>]);
-    return { seq: seq as number };
+  append<K extends keyof T & string>(type: K, body: z.input<T[K]>): Promise<AppendResult> {
+    return this.#submit([{ type, body } as RecordInput<T>], (seqs) => ({ seq: seqs[0] as number }));
   }
 
   /** Appends several records as one write: after a crash either all of them are there or none. */
   appendMany(records: readonly RecordInput<T>[]): Promise<readonly number[]> {
+    return this.#submit(records, (seqs) => seqs);
+  }
+
+  #submit<R>(records: readonly RecordInput<T>[], result: (seqs: readonly number[]) => R): Promise<R> {
     const refused = this.#refusal();
     if (refused !== null) return Promise.reject(refused);
     let encoded: EncodedRecord[];
@@ -140,9 +150,9 @@ export class Journal<T extends RecordTypes, S, Snap = unknown> {
     } catch (e) {
       return Promise.reject(e);
     }
-    if (encoded.length === 0) return Promise.resolve([]);
+    if (encoded.length === 0) return Promise.resolve(result([]));
     return new Promise((resolve, reject) => {
-      this.#queue.push({ records: encoded, resolve, reject });
+      this.#queue.push({ records: encoded, resolve: (seqs) => resolve(result(seqs)), reject });
       this.#kick();
     });
   }
@@ -217,8 +227,11 @@ export class Journal<T extends RecordTypes, S, Snap = unknown> {
     try {
       await writeFully(this.#f, this.#fd, buf, buf.length, start);
       stage = "sync";
-      await this.#f.fdatasync(this.#fd);
+      if (this.#sync === "fdatasync") await this.#f.fdatasync(this.#fd);
     } catch (e) {
+      // An O_DSYNC write that fails for any reason but lack of space may have failed in its
+      // flush, which is as bad as a failed fdatasync.
+      if (this.#sync === "dsync" && !NO_SPACE.has((e as NodeJS.ErrnoException).code ?? "")) stage = "sync";
       const err = await this.#writeFailed(e, stage, start, buf.length);
       for (const en of batch) en.reject(err);
       return;
@@ -367,14 +380,15 @@ export class Journal<T extends RecordTypes, S, Snap = unknown> {
     const bytesAfter = await writeCompactedFile(this.#f, {
       path: this.#path,
       dir: this.#dir,
+      openFlags: this.#sync === "dsync" ? O_CREAT_TRUNC_RDWR | O_DSYNC : O_CREAT_TRUNC_RDWR,
       snapshotBody,
       snapshotSeq,
       step,
       // Runs with writes paused: from here until the swap, nothing can commit to the old file.
       beforeSwap: async () => {
         await this.#pauseWrites();
-        const refused = this.#refusal();
-        if (refused !== null) throw refused;
+        // A close requested meanwhile waits for this compaction; only a failure stops it.
+        if (this.#failure !== null) throw this.#failedError(this.#failure);
         const tail = this.#compactionTail ?? [];
         tailRecords = tail.length;
         return tail;

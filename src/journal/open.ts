@@ -13,6 +13,7 @@ import {
   nodeFs,
   O_CREAT_EXCL_RDWR,
   O_CREAT_TRUNC_RDWR,
+  O_DSYNC,
   O_RDWR,
   readFully,
   writeFully,
@@ -22,12 +23,16 @@ import { acquireLock } from "./lock.js";
 import { RecordCodec, unreadable } from "./records.js";
 import { type Damage, type ScannedFrame, type ScanResult, scanJournal } from "./recovery.js";
 import { salvageTempPath } from "./salvage.js";
-import type { DroppedTail, JournalOptions, RecordTypes, RecoveryReport } from "./types.js";
+import type { DroppedTail, JournalOptions, RecordTypes, RecoveryReport, SyncMode } from "./types.js";
 
 export const DEFAULT_COMPACT_AT_BYTES = 16 * 1024 * 1024;
 
 export function creationTempPath(path: string): string {
   return `${path}.new`;
+}
+
+export function openFlags(sync: SyncMode, flags: number): number {
+  return sync === "dsync" ? flags | O_DSYNC : flags;
 }
 
 export function salvageCommand(path: string): string {
@@ -63,7 +68,8 @@ export async function openJournal<T extends RecordTypes, S, Snap>(
       await createEmpty(f, path, dir);
       created = true;
     }
-    fd = await f.open(path, O_RDWR);
+    const sync = options.sync ?? "dsync";
+    fd = await f.open(path, openFlags(sync, O_RDWR));
     const openFd = fd;
 
     let state = options.initialState();
@@ -103,6 +109,7 @@ export async function openJournal<T extends RecordTypes, S, Snap>(
     };
     return new Journal({
       fs: f,
+      sync,
       path,
       dir,
       fd: openFd,

@@ -23,6 +23,8 @@ export interface SnapshotCodec<S, Snap> {
   load(snapshot: Snap): S;
 }
 
+export type SyncMode = "dsync" | "fdatasync";
+
 export type CompactionStep = "snapshot-written" | "tail-written" | "file-synced" | "renamed" | "dir-synced";
 
 export interface JournalHooks {
@@ -46,6 +48,12 @@ export interface JournalOptions<T extends RecordTypes, S, Snap> {
   readonly create?: boolean;
   /** Compact automatically once the file reaches this size; 0 turns it off (default 16 MiB). */
   readonly compactAtBytes?: number;
+  /**
+   * How a write is made durable: "dsync" opens the file with O_DSYNC so that one pwrite is the
+   * write and the sync (one thread-pool round trip instead of two); "fdatasync" writes, then
+   * calls fdatasync. Default "dsync".
+   */
+  readonly sync?: SyncMode;
   readonly fs?: JournalFs;
   readonly hooks?: JournalHooks;
   readonly onEvent?: (event: JournalEvent) => void;

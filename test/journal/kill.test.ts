@@ -29,15 +29,10 @@ describe("kill -9 of a writer", () => {
     for (const [round, k] of ackCounts.entries()) {
       const concurrency = [1, 4, 16, 64][round % 4] as number;
       const compactEvery = round % 2 === 0 ? "0" : "25";
-      const child = startChild([
-        "write",
-        path,
-        `r${round}`,
-        String(concurrency),
-        "1000000",
-        "3",
-        compactEvery,
-      ]);
+      // Both ways of syncing: O_DSYNC writes, and write + fdatasync.
+      const sync = round % 3 === 2 ? "fdatasync" : "dsync";
+      const args = [path, `r${round}`, String(concurrency), "1000000", "3", compactEvery, sync];
+      const child = startChild(["write", ...args]);
       await child.waitFor((l) => l.startsWith("ready"));
       if (k >= 0) {
         await child.waitFor((l, n) => n > k && /^(open|close) /.test(l));
@@ -75,7 +70,8 @@ describe("kill -9 of a writer", () => {
       expect(j.lastSeq).toBeGreaterThanOrEqual(maxAckedSeq);
       await j.close();
     }
-    expect(ackedOpen.size).toBeGreaterThan(600);
+    // The rounds that wait for acknowledgements alone account for more than this.
+    expect(ackedOpen.size).toBeGreaterThan(300);
   });
 
   it("refuses a second process while the first holds the journal, and takes over after its kill -9", async () => {

@@ -2,7 +2,7 @@
  * Child process for the journal's crash tests: appends to a journal and prints one line per
  * append that resolved, so the parent knows exactly what was acknowledged before its kill -9.
  *
- *   node writer-child.js write PATH PREFIX CONCURRENCY COUNT [CLOSE_EVERY] [COMPACT_EVERY]
+ *   node writer-child.js write PATH PREFIX CONCURRENCY COUNT [CLOSE_EVERY] [COMPACT_EVERY] [SYNC]
  *     prints "ready", then "open ID SEQ" / "close ID SEQ" per resolved append, then "done"
  *   node writer-child.js compact-crash PATH PREFIX COUNT STEP
  *     appends COUNT opens (closing every third), compacts, and kills itself at compaction STEP
@@ -19,9 +19,18 @@ function say(line: string): void {
 }
 
 async function write(args: string[]): Promise<void> {
-  const [path = "", prefix = "w", concurrency = "4", count = "100", closeEvery = "0", compactEvery = "0"] =
-    args;
-  const j = await openJournal(ledgerOptions(path, { compactAtBytes: 0 }));
+  const [
+    path = "",
+    prefix = "w",
+    concurrency = "4",
+    count = "100",
+    closeEvery = "0",
+    compactEvery = "0",
+    sync,
+  ] = args;
+  const j = await openJournal(
+    ledgerOptions(path, { compactAtBytes: 0, sync: sync === "fdatasync" ? "fdatasync" : "dsync" }),
+  );
   say(`ready ${j.lastSeq}`);
   let next = 0;
   let acked = 0;
