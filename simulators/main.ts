@@ -9,6 +9,7 @@ import { isTermhostError } from "../src/errors/errors.js";
 import { RpcClient } from "../src/jsonrpc/client.js";
 import { createLogger, LogLevel } from "../src/util/log.js";
 import { defaultSimControl, runKiosk } from "./kiosk.js";
+import { startMeterSimulator } from "./meter/meter-simulator.js";
 import { loadScenario } from "./scenario.js";
 import { SimServer } from "./sim-server.js";
 
@@ -67,6 +68,26 @@ program
   .option("--log-level <level>", "daemon log level", "info")
   .action(async (opts: { daemon: boolean; netns: boolean; socket?: string; logLevel: string }) => {
     await runKiosk(opts);
+  });
+
+program
+  .command("meter")
+  .description("run a postage meter simulator on a serial port (the device end of a pty pair)")
+  .requiredOption("--port <path>", "serial device to open")
+  .requiredOption("--state <file>", "meter state file (JSON)")
+  .option("--baud <rate>", "baud rate the output is paced to", "9600")
+  .action(async (opts: { port: string; state: string; baud: string }) => {
+    const log = createLogger("termhost-sim-meter", "info");
+    const sim = await startMeterSimulator({
+      port: opts.port,
+      stateFile: opts.state,
+      baudRate: Number(opts.baud),
+      log,
+    });
+    const stop = (): void => void sim.close().then(() => process.exit(0));
+    process.on("SIGTERM", stop);
+    process.on("SIGINT", stop);
+    process.stdout.write(`ready ${opts.port}\n`);
   });
 
 program.parseAsync(process.argv).catch((e: unknown) => {
