@@ -87,6 +87,8 @@ export class ScaleService extends EventEmitter<ScaleServiceEvents> {
 
   constructor(options: ScaleServiceOptions) {
     super();
+    // Each pending read listens for readings; many kiosk clients may wait at once.
+    this.setMaxListeners(100);
     this.#options = options;
     this.#reconnect = options.reconnect ?? DEFAULT_RECONNECT;
   }
@@ -304,9 +306,11 @@ export class ScaleService extends EventEmitter<ScaleServiceEvents> {
           trusted,
         });
       } catch (e) {
-        if (!isTermhostError(e, "SCALE_REPORT_INVALID")) throw e;
+        // Bad input from the device never stops the service: the report is dropped and counted.
         this.#invalidReports++;
-        logger?.debug({ err: e, device: connection.device }, "scale report dropped");
+        if (isTermhostError(e, "SCALE_REPORT_INVALID")) {
+          logger?.debug({ err: e, device: connection.device }, "scale report dropped");
+        } else logger?.error({ err: e, device: connection.device }, "scale report handling failed");
       }
     }
     await connection.transport.close();
