@@ -20,11 +20,15 @@ const ROUNDS = 4;
 
 const dir = mkdtempSync(join(tmpdir(), "bench-journal-"));
 
-/** A txn.open body sized so that the whole frame is RECORD_BYTES, like the raw loop's writes. */
+/** txn.open bodies sized so that the whole frame is RECORD_BYTES, like the raw loop's writes. */
+const NOTE = "x".repeat(
+  RECORD_BYTES -
+    FRAME_OVERHEAD -
+    "txn.open".length -
+    JSON.stringify({ id: "0000000000", amount: 0, note: "" }).length,
+);
 function body(n: number): { id: string; amount: number; note: string } {
-  const id = `t${n}`.padStart(10, "0");
-  const fixed = FRAME_OVERHEAD + "txn.open".length + JSON.stringify({ id, amount: 0, note: "" }).length;
-  return { id, amount: 0, note: "x".repeat(RECORD_BYTES - fixed) };
+  return { id: String(n).padStart(10, "0"), amount: 0, note: NOTE };
 }
 
 async function raw(ms: number, path: string): Promise<number> {

@@ -93,35 +93,48 @@ export function encodeFrame(out: Buffer, at: number, frame: FrameInput, writeSta
   return end + FRAME_CRC_SIZE;
 }
 
-/** A frame read back; type and body are views into the read buffer, valid until the next read. */
+/** Where a decoded frame's parts lie in the buffer it was decoded from. */
 export interface DecodedFrame {
-  readonly offset: number;
-  readonly size: number;
-  readonly flags: number;
-  readonly seq: number;
-  readonly writeStart: number;
-  readonly typeStart: number;
-  readonly typeEnd: number;
-  readonly bodyEnd: number;
-  readonly buf: Buffer;
+  offset: number;
+  size: number;
+  flags: number;
+  seq: number;
+  writeStart: number;
+  typeStart: number;
+  typeEnd: number;
+  bodyEnd: number;
 }
 
 export type FrameProblem = "short-frame" | "bad-magic" | "bad-length" | "bad-crc";
 
+export interface DecodeOk {
+  readonly ok: true;
+  readonly frame: DecodedFrame;
+}
+
 export type DecodeResult =
-  | { readonly ok: true; readonly frame: DecodedFrame }
+  | DecodeOk
   | { readonly ok: false; readonly problem: FrameProblem; readonly needBytes?: number };
+
+export function newDecodeSlot(): DecodeOk {
+  return {
+    ok: true,
+    frame: { offset: 0, size: 0, flags: 0, seq: 0, writeStart: 0, typeStart: 0, typeEnd: 0, bodyEnd: 0 },
+  };
+}
 
 /**
  * Decodes the frame starting at `buf[at]`, which sits at file offset `fileOffset`. `fileRemaining`
  * is how many file bytes exist from that offset on: a frame that needs more than the buffer holds
  * but fits in the file asks for a larger read (`needBytes`) instead of being called short.
+ * A successful decode fills and returns `slot`, so that replay allocates nothing per frame here.
  */
 export function decodeFrame(
   buf: Buffer,
   at: number,
   fileOffset: number,
   fileRemaining: number,
+  slot: DecodeOk = newDecodeSlot(),
 ): DecodeResult {
   const avail = buf.length - at;
   if (fileRemaining < FRAME_OVERHEAD) return { ok: false, problem: "short-frame" };
@@ -138,18 +151,14 @@ export function decodeFrame(
   if (size > avail) return { ok: false, problem: "short-frame", needBytes: size };
   const bodyEnd = at + FRAME_HEADER_SIZE + typeLen + bodyLen;
   if (buf.readUInt32LE(bodyEnd) !== crc32c(buf, at, bodyEnd)) return { ok: false, problem: "bad-crc" };
-  return {
-    ok: true,
-    frame: {
-      offset: fileOffset,
-      size,
-      flags,
-      seq: readU64(buf, at + 8),
-      writeStart: readU64(buf, at + 16),
-      typeStart: at + FRAME_HEADER_SIZE,
-      typeEnd: at + FRAME_HEADER_SIZE + typeLen,
-      bodyEnd,
-      buf,
-    },
-  };
+  const f = slot.frame;
+  f.offset = fileOffset;
+  f.size = size;
+  f.flags = flags;
+  f.seq = readU64(buf, at + 8);
+  f.writeStart = readU64(buf, at + 16);
+  f.typeStart = at + FRAME_HEADER_SIZE;
+  f.typeEnd = at + FRAME_HEADER_SIZE + typeLen;
+  f.bodyEnd = bodyEnd;
+  return slot;
 }

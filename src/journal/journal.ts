@@ -238,7 +238,8 @@ export class Journal<T extends RecordTypes, S, Snap = unknown> {
     }
     this.#size = start + buf.length;
     this.#lastSeq = seq;
-    this.#compactionTail?.push(...records);
+    const tail = this.#compactionTail;
+    if (tail !== null) for (const r of records) tail.push(r);
     let i = 0;
     for (const e of batch) {
       const seqs: number[] = [];
@@ -337,7 +338,14 @@ export class Journal<T extends RecordTypes, S, Snap = unknown> {
   }
 
   #maybeCompact(): void {
-    if (this.#compactAtBytes <= 0 || this.#size < this.#nextCompactAt || this.#compacting !== null) return;
+    if (
+      this.#closed ||
+      this.#compactAtBytes <= 0 ||
+      this.#size < this.#nextCompactAt ||
+      this.#compacting !== null
+    ) {
+      return;
+    }
     this.compact().catch((e: unknown) => {
       this.#onEvent({ kind: "compaction-failed", error: e as TermhostError });
     });

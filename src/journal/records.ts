@@ -19,6 +19,8 @@ export interface EncodedRecord {
   readonly value: unknown;
 }
 
+const NONE: readonly never[] = [];
+
 const TYPE_NAME = /^[A-Za-z][A-Za-z0-9._:-]*$/;
 
 export class RecordCodec<T extends RecordTypes> {
@@ -89,7 +91,13 @@ export class RecordCodec<T extends RecordTypes> {
 
   /** Replay: a frame read back from disk → the record the reducer receives. */
   decode(frame: ScannedFrame): JournalRecord<T> {
-    const known = this.#byLength.get(frame.typeLength)?.find((t) => frame.typeEquals(t.bytes));
+    let known: { name: string; schema: T[string] } | undefined;
+    for (const t of this.#byLength.get(frame.typeLength) ?? NONE) {
+      if (frame.typeEquals(t.bytes)) {
+        known = t;
+        break;
+      }
+    }
     if (known === undefined) {
       throw unreadable(frame, `unknown record type ${JSON.stringify(frame.type)}`);
     }

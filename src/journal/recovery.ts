@@ -16,6 +16,7 @@ import {
   type FrameProblem,
   fileHeaderFlags,
   HEADER_FLAG_SNAPSHOT,
+  newDecodeSlot,
 } from "./frame.js";
 import { type JournalFs, readFully } from "./fs.js";
 
@@ -150,11 +151,14 @@ export async function scanJournal(
     bufStart: FILE_HEADER_SIZE,
   };
   let bufLen = 0;
+  /** win.buf cut to the bytes read; remade only when the window moves. */
+  let view = win.buf.subarray(0, 0);
   let pos = FILE_HEADER_SIZE;
   let expectedSeq: number | null = null;
   let lastSeq = 0;
   let framesApplied = 0;
   const pending: ScannedFrame[] = [];
+  const slot = newDecodeSlot();
   let damageAt = -1;
   let reason: DamageReason = "incomplete-write";
 
@@ -174,6 +178,7 @@ export async function scanJournal(
     bufLen = keep;
     const n = await readFully(f, fd, win.buf, bufLen, win.buf.length - bufLen, win.bufStart + bufLen);
     bufLen += n;
+    view = win.buf.subarray(0, bufLen);
   };
 
   const flush = (): void => {
@@ -185,12 +190,10 @@ export async function scanJournal(
   };
 
   while (pos < fileSize) {
-    let view = win.buf.subarray(0, bufLen);
-    let r = decodeFrame(view, pos - win.bufStart, pos, fileSize - pos);
+    let r = decodeFrame(view, pos - win.bufStart, pos, fileSize - pos, slot);
     if (!r.ok && r.needBytes !== undefined) {
       await refill(r.needBytes);
-      view = win.buf.subarray(0, bufLen);
-      r = decodeFrame(view, pos - win.bufStart, pos, fileSize - pos);
+      r = decodeFrame(view, pos - win.bufStart, pos, fileSize - pos, slot);
     }
     if (!r.ok) {
       damageAt = pos;
