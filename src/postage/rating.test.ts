@@ -117,7 +117,7 @@ describe("rate table files", () => {
     ],
     ["an empty class", { ...GOOD, classes: { letter: [] } }, "classes.letter"],
     ["no classes", { ...GOOD, classes: {} }, "classes"],
-    ["an unknown key", { ...GOOD, tax: 1 }, "(top level)"],
+    ["an unknown key", { ...GOOD, tax: 1 }, "tax"],
   ])("rejects %s at field %s", async (_what, content, field) => {
     const problems = await problemsOf(content);
     expect(problems.some((p) => p.startsWith(`${field}:`))).toBe(true);

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { z } from "zod";
 import { TermhostError } from "../errors/errors.js";
-import { jsonFilesIn, readValidatedJson, requireUniqueNames } from "../scale/profiles/json-file.js";
+import { jsonFilesIn, readValidatedJson, requireUniqueNames } from "../profiles/json-file.js";
 import { NANOGRAMS_PER_UNIT, WEIGHT_UNITS, type WeightUnit } from "../scale/units.js";
 import { compareWeights, parseDecimalWeight, type Weight } from "../scale/weight.js";
 

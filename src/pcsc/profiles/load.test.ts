@@ -76,7 +76,7 @@ describe("loadProfiles", () => {
     ["an odd-length mask", { ...GOOD_CARD, mask: "FFF" }, "mask"],
     ["a short AID", { ...GOOD_CARD, application: { aid: "A000" } }, "application.aid"],
     ["a missing name", { atr: "3B00", mask: "FFFF" }, "name"],
-    ["an unknown key", { ...GOOD_CARD, colour: "red" }, "(top level)"],
+    ["an unknown key", { ...GOOD_CARD, colour: "red" }, "colour"],
   ])("rejects a card profile with %s at field %s", async (_what, content, field) => {
     const { problems } = await problemOf(profileDir({ "cards/c.json": content }));
     expect(Array.isArray(problems) && problems.some((p) => String(p).startsWith(`${field}:`))).toBe(true);

@@ -68,7 +68,7 @@ describe("loadScaleProfiles", () => {
       "control.tareMask",
     ],
     ["a single stable report", { ...GOOD, stableReports: 1 }, "stableReports"],
-    ["an unknown key", { ...GOOD, colour: "red" }, "(top level)"],
+    ["an unknown key", { ...GOOD, colour: "red" }, "colour"],
     ["no name", { vendorId: "0922", productId: "8003" }, "name"],
   ])("rejects a profile with %s, naming field %s", async (_what, content, field) => {
     const dir = dirWith({ "bad.json": content });

@@ -1,5 +1,10 @@
 import { join } from "node:path";
-import { jsonFilesIn, profileInvalid, readValidatedJson, requireUniqueNames } from "./json-file.js";
+import {
+  jsonFilesIn,
+  profileInvalid,
+  readValidatedJson,
+  requireUniqueNames,
+} from "../../profiles/json-file.js";
 import { type ScaleProfileFile, ScaleProfileSchema } from "./schema.js";
 
 export interface ScaleProfile extends ScaleProfileFile {

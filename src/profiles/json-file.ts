@@ -1,6 +1,11 @@
 import { readdir, readFile } from "node:fs/promises";
 import type { z } from "zod";
-import { TermhostError } from "../../errors/errors.js";
+import { TermhostError } from "../errors/errors.js";
+import { formatZodIssues } from "../errors/zod-format.js";
+
+/**
+ * Device profiles and rate tables: JSON files validated by zod, each error naming the file and the field.
+ */
 
 /** PROFILE_INVALID naming the file and, per problem, the field: a technician fixes it without reading code. */
 export function profileInvalid(file: string, problems: string[], cause?: unknown): TermhostError {
@@ -11,18 +16,15 @@ export function profileInvalid(file: string, problems: string[], cause?: unknown
   });
 }
 
-function describeIssues(error: z.ZodError): string[] {
-  return error.issues.map((issue) => {
-    const path = issue.path.map(String).join(".");
-    return `${path === "" ? "(top level)" : path}: ${issue.message.replace(/^Invalid input: /, "")}`;
-  });
-}
-
 /** `*.json` in `dir`, sorted so that loading order (and the first error reported) is stable. */
-export async function jsonFilesIn(dir: string): Promise<string[]> {
+export async function jsonFilesIn(
+  dir: string,
+  options: { missingIsEmpty?: boolean } = {},
+): Promise<string[]> {
   try {
     return (await readdir(dir)).filter((f) => f.endsWith(".json")).sort();
   } catch (e) {
+    if (options.missingIsEmpty === true && (e as NodeJS.ErrnoException).code === "ENOENT") return [];
     const code = (e as NodeJS.ErrnoException).code ?? "error";
     throw profileInvalid(dir, [`cannot read the profile directory (${code})`], e);
   }
@@ -36,7 +38,7 @@ export async function readValidatedJson<S extends z.ZodType>(file: string, schem
     throw profileInvalid(file, [`not readable JSON: ${(e as Error).message}`], e);
   }
   const result = schema.safeParse(raw);
-  if (!result.success) throw profileInvalid(file, describeIssues(result.error));
+  if (!result.success) throw profileInvalid(file, formatZodIssues(result.error));
   return result.data;
 }
 
