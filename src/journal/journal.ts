@@ -131,7 +131,7 @@ export class Journal<T extends RecordTypes, S, Snap = unknown> {
     return this.#failure;
   }
 
-  /** Resolves once the record is on disk (fdatasync) and applied to the state. */
+  /** Resolves once the record is on disk (O_DSYNC write, or write + fdatasync) and applied to the state. */
   append<K extends keyof T & string>(type: K, body: z.input<T[K]>): Promise<AppendResult> {
     return this.#submit([{ type, body } as RecordInput<T>], (seqs) => ({ seq: seqs[0] as number }));
   }
@@ -189,7 +189,7 @@ export class Journal<T extends RecordTypes, S, Snap = unknown> {
         const batch = this.#takeBatch();
         await this.#commit(batch);
         // Under concurrency, the writers just answered append again within this turn of the
-        // event loop; letting them in before the next write doubles the records per fdatasync
+        // event loop; letting them in before the next write doubles the records per sync
         // (otherwise the writers settle into two halves that alternate). A lone writer skips it.
         if (batch.length > 1 || this.#queue.length > 0) await new Promise((r) => setImmediate(r));
       }

@@ -147,7 +147,7 @@ export async function scanJournal(
   const headerFlags = fileHeaderFlags(header);
 
   const win: ReadWindow = {
-    buf: Buffer.allocUnsafe(Math.min(CHUNK, Math.max(fileSize, FILE_HEADER_SIZE))),
+    buf: Buffer.allocUnsafe(0),
     bufStart: FILE_HEADER_SIZE,
   };
   let bufLen = 0;
@@ -166,7 +166,7 @@ export async function scanJournal(
   const refill = async (need: number): Promise<void> => {
     const keepFrom = pending.length > 0 ? (pending[0] as ScannedFrame).offset : pos;
     const keep = win.bufStart + bufLen - keepFrom;
-    const want = Math.max(CHUNK, pos - keepFrom + need);
+    const want = Math.max(Math.min(CHUNK, fileSize - keepFrom), pos - keepFrom + need);
     if (want > win.buf.length) {
       const bigger = Buffer.allocUnsafe(want);
       win.buf.copy(bigger, 0, keepFrom - win.bufStart, bufLen);
@@ -262,9 +262,9 @@ async function findLaterWrite(
   fileSize: number,
 ): Promise<number | null> {
   let start = damageAt + 1;
-  const buf = Buffer.allocUnsafe(CHUNK);
+  const buf = Buffer.allocUnsafe(Math.max(2, Math.min(CHUNK, fileSize - start)));
   while (start < fileSize - 1) {
-    const len = await readFully(f, fd, buf, 0, Math.min(CHUNK, fileSize - start), start);
+    const len = await readFully(f, fd, buf, 0, Math.min(buf.length, fileSize - start), start);
     if (len < 2) break;
     for (
       let i = buf.indexOf(FRAME_MAGIC_0, 0);

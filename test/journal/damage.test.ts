@@ -157,6 +157,14 @@ describe("recovery of a torn tail", () => {
     await j.close();
   });
 
+  it("drops an intact frame that repeats an old sequence number at the end", async () => {
+    const w = writes.at(-1) as { start: number; end: number };
+    const j = await openBytes(Buffer.concat([image, image.subarray(w.start, w.end)]), "repeat");
+    expect(j.recovery.droppedTail).toMatchObject({ offset: image.length, reason: "bad-sequence" });
+    expect(ledgerView(j.state)).toEqual(views.at(-1));
+    await j.close();
+  });
+
   it("refuses damage in the middle of a long file and names a later intact record", async () => {
     const w = writes[4] as { start: number; end: number };
     const bytes = Buffer.from(image);
