@@ -1,19 +1,71 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { formatZodIssues } from "../src/errors/zod-format.js";
+import { MAX_COUNTER, MAX_MONEY } from "../src/purse/messages/fields.js";
+import { SIMULATOR_MASTER_KEY_HEX } from "../src/purse/messages/well-known-keys.js";
 
 const Hex = z
   .string()
   .transform((s) => s.replace(/[\s:]/g, ""))
   .refine((s) => /^([0-9a-fA-F]{2})+$/.test(s), "expected an even-length hex string");
 
-export const CardSpec = z
+const HexBytes = (n: number) => Hex.refine((s) => s.length === 2 * n, `expected ${n} bytes of hex`);
+const Money = z.number().int().min(0).max(MAX_MONEY);
+
+/** The simulators' issuer master key unless a scenario names another; the daemon refuses it in production. */
+export { SIMULATOR_MASTER_KEY_HEX };
+
+/** A fault armed on a purse card: tear a value command at a point, or vanish at the n-th APDU. */
+export const PurseFaultSpec = z.union([
+  z
+    .object({
+      command: z.enum(["CREDIT", "DEBIT"]),
+      when: z.enum(["before-commit", "mid-write", "after-commit-before-response"]),
+    })
+    .strict(),
+  z.object({ apdu: z.number().int().min(1) }).strict(),
+]);
+
+export const SelectCardSpec = z
   .object({
     kind: z.literal("select"),
     atr: Hex,
     aid: Hex,
   })
   .strict();
+
+export const PurseCardSpec = z
+  .object({
+    kind: z.literal("purse"),
+    cardId: HexBytes(8),
+    /** Issuer master key (hex); the simulators' well-known key when left out. */
+    masterKey: HexBytes(16).optional(),
+    /** ISO 4217 numeric, e.g. 978 for EUR. */
+    currency: z.number().int().min(1).max(999),
+    /** Balance and counter as issued (0 when left out); they apply only until the state file exists. */
+    balance: Money.optional(),
+    counter: z.number().int().min(0).max(MAX_COUNTER).optional(),
+    maxBalance: Money,
+    /** The card's non-volatile memory. */
+    statePath: z.string().min(1),
+    faults: z.array(PurseFaultSpec).optional(),
+  })
+  .strict()
+  .refine((c) => (c.balance ?? 0) <= c.maxBalance, {
+    message: "balance exceeds maxBalance",
+    path: ["balance"],
+  });
+
+export const SamCardSpec = z
+  .object({
+    kind: z.literal("sam"),
+    /** Issuer master key (hex); the simulators' well-known key when left out. */
+    masterKey: HexBytes(16).optional(),
+    ledgerPath: z.string().min(1),
+  })
+  .strict();
+
+export const CardSpec = z.discriminatedUnion("kind", [SelectCardSpec, PurseCardSpec, SamCardSpec]);
 export type CardSpec = z.infer<typeof CardSpec>;
 
 export const SlotSpec = z

@@ -2,10 +2,12 @@ import type { Logger } from "pino";
 import type { z } from "zod";
 import { TermhostError } from "../src/errors/errors.js";
 import { RpcServer } from "../src/jsonrpc/server.js";
+import { PurseCard } from "./cards/purse/purse-card.js";
+import { SamCard } from "./cards/sam/sam-card.js";
 import { SelectCard } from "./cards/select-card.js";
 import type { SimCard } from "./cards/sim-card.js";
 import { ControlMethods, type SlotStatus } from "./control/methods.js";
-import type { CardSpec, Scenario } from "./scenario.js";
+import { type CardSpec, type Scenario, SIMULATOR_MASTER_KEY_HEX } from "./scenario.js";
 import { ViccLink } from "./vicc/vicc-link.js";
 
 interface Slot {
@@ -21,6 +23,24 @@ function makeCard(spec: CardSpec): SimCard {
   switch (spec.kind) {
     case "select":
       return new SelectCard(Buffer.from(spec.atr, "hex"), Buffer.from(spec.aid, "hex"));
+    case "purse":
+      return new PurseCard({
+        masterKey: Buffer.from(spec.masterKey ?? SIMULATOR_MASTER_KEY_HEX, "hex"),
+        statePath: spec.statePath,
+        initial: {
+          cardId: Buffer.from(spec.cardId, "hex"),
+          currency: spec.currency,
+          maxBalance: spec.maxBalance,
+          balance: spec.balance ?? 0,
+          counter: spec.counter ?? 0,
+        },
+        faults: spec.faults ?? [],
+      });
+    case "sam":
+      return new SamCard({
+        masterKey: Buffer.from(spec.masterKey ?? SIMULATOR_MASTER_KEY_HEX, "hex"),
+        ledgerPath: spec.ledgerPath,
+      });
   }
 }
 
@@ -44,6 +64,13 @@ export class SimServer {
         apdus: 0,
       };
       link.on("apdu", () => slot.apdus++);
+      // A torn card goes silent the way a pulled one does: the reader loses it mid-APDU.
+      if (slot.card instanceof PurseCard) {
+        slot.card.on("tear", (event) => {
+          log.info({ slot: index, ...event }, "card torn");
+          link.remove();
+        });
+      }
       link.on("closed", () => log.info({ slot: index }, "card connection closed"));
       return slot;
     });
@@ -64,6 +91,15 @@ export class SimServer {
       }
       if (!s.link.connected) await s.link.insert(s.card);
       this.log.info({ slot }, "card inserted");
+      return this.status(s);
+    });
+    this.rpc.register("card.tear", ControlMethods["card.tear"], ({ slot, fault }) => {
+      const s = this.slot(slot);
+      if (!(s.card instanceof PurseCard)) {
+        throw new TermhostError("INVALID_PARAMS", `slot ${slot} holds no purse card`);
+      }
+      s.card.armFault(fault);
+      this.log.info({ slot, fault }, "fault armed");
       return this.status(s);
     });
     this.rpc.register("card.remove", ControlMethods["card.remove"], ({ slot }) => {
@@ -101,7 +137,10 @@ export class SimServer {
       port: s.port,
       card: s.spec?.kind ?? null,
       inserted: s.link.connected,
-      powered: s.card instanceof SelectCard ? s.card.powered : false,
+      powered:
+        s.card instanceof SelectCard || s.card instanceof PurseCard || s.card instanceof SamCard
+          ? s.card.powered
+          : false,
       apdus: s.apdus,
     };
   }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { PurseFaultSpec } from "../scenario.js";
 
 /** The simulator's control socket: what a test rig can do to the simulated hardware. */
 export const SlotStatus = z.object({
@@ -19,6 +20,12 @@ export const ControlMethods = {
   "card.insert": {
     description: "insert the slot's card (connect it to vpcd)",
     params: z.object({ slot: z.number().int().min(0) }).strict(),
+    result: SlotStatus,
+  },
+  "card.tear": {
+    description:
+      "arm a one-shot fault on the slot's purse card: tear a CREDIT or DEBIT at a point, or vanish at the n-th APDU from now; a torn card drops its connection",
+    params: z.object({ slot: z.number().int().min(0), fault: PurseFaultSpec }).strict(),
     result: SlotStatus,
   },
   "card.remove": {

@@ -28,41 +28,103 @@ interface RawPcsc {
 
 const require = createRequire(import.meta.url);
 
-export async function withRawCard<T>(
+export type RawTransmit = (apdu: Buffer) => Promise<Buffer>;
+
+export function withRawCard<T>(
   pcscSocket: string,
   readerName: string,
-  fn: (transmit: (apdu: Buffer) => Promise<Buffer>) => Promise<T>,
+  fn: (transmit: RawTransmit) => Promise<T>,
+): Promise<T> {
+  return withRawCards(pcscSocket, [readerName], ([transmit]) => fn(transmit as RawTransmit));
+}
+
+/**
+ * Connects to the cards of several readers of one pcscd at once (e.g. a purse and a SAM) and
+ * passes one transmit per reader, in the order of `readerNames`.
+ */
+export async function withRawCards<T>(
+  pcscSocket: string,
+  readerNames: string[],
+  fn: (transmits: RawTransmit[]) => Promise<T>,
 ): Promise<T> {
   process.env.PCSCLITE_CSOCK_NAME = pcscSocket;
   const pcsc = (require("pcsclite") as () => RawPcsc)();
+  const connected: RawReader[] = [];
   try {
-    const reader = await new Promise<RawReader>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`reader ${readerName} not seen`)), 10_000);
+    const readers = await new Promise<RawReader[]>((resolve, reject) => {
+      const found = new Map<string, RawReader>();
+      const timer = setTimeout(
+        () => reject(new Error(`readers ${readerNames.filter((n) => !found.has(n)).join(", ")} not seen`)),
+        10_000,
+      );
       pcsc.on("error", reject);
       pcsc.on("reader", (r) => {
         // pcscd going away at the end of a test is not this helper's concern
         r.on("error", () => {});
-        if (r.name !== readerName) return;
+        if (!readerNames.includes(r.name)) return;
         r.on("status", (s) => {
-          if (s.state & 0x20) {
+          if (!(s.state & 0x20) || found.has(r.name)) return;
+          found.set(r.name, r);
+          if (found.size === readerNames.length) {
             clearTimeout(timer);
-            resolve(r);
+            resolve(readerNames.map((n) => found.get(n) as RawReader));
           }
         });
       });
     });
-    const protocol = await new Promise<number>((resolve, reject) =>
-      reader.connect({ share_mode: reader.SCARD_SHARE_SHARED }, (err, p) => (err ? reject(err) : resolve(p))),
-    );
-    const transmit = (apdu: Buffer): Promise<Buffer> =>
-      new Promise((resolve, reject) =>
-        reader.transmit(apdu, 258, protocol, (err, data) => (err ? reject(err) : resolve(data))),
+    const transmits: RawTransmit[] = [];
+    for (const reader of readers) {
+      const protocol = await new Promise<number>((resolve, reject) =>
+        reader.connect({ share_mode: reader.SCARD_SHARE_SHARED }, (err, p) =>
+          err ? reject(err) : resolve(p),
+        ),
       );
-    try {
-      return await fn(transmit);
-    } finally {
+      connected.push(reader);
+      transmits.push(
+        (apdu) =>
+          new Promise((resolve, reject) =>
+            reader.transmit(apdu, 258, protocol, (err, data) => (err ? reject(err) : resolve(data))),
+          ),
+      );
+    }
+    return await fn(transmits);
+  } finally {
+    for (const reader of connected) {
       await new Promise<void>((resolve) => reader.disconnect(reader.SCARD_LEAVE_CARD, () => resolve()));
     }
+    pcsc.close();
+  }
+}
+
+/** Resolves once pcscd itself reports the reader's card present (or absent), as a PC/SC client sees it. */
+export async function waitForRawCardState(
+  pcscSocket: string,
+  readerName: string,
+  present: boolean,
+  timeoutMs = 10_000,
+): Promise<void> {
+  process.env.PCSCLITE_CSOCK_NAME = pcscSocket;
+  const pcsc = (require("pcsclite") as () => RawPcsc)();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () =>
+          reject(
+            new Error(`card in ${readerName} not ${present ? "present" : "absent"} within ${timeoutMs} ms`),
+          ),
+        timeoutMs,
+      );
+      pcsc.on("error", reject);
+      pcsc.on("reader", (r) => {
+        r.on("error", () => {});
+        if (r.name !== readerName) return;
+        r.on("status", (s) => {
+          if (Boolean(s.state & 0x20) !== present) return;
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    });
   } finally {
     pcsc.close();
   }
