@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { ledgerOptions, ledgerView } from "../../test/support/journal/ledger.js";
 import { isTermhostError } from "../errors/errors.js";
-import { nodeFs } from "./fs.js";
+import { nodeFs, O_DSYNC } from "./fs.js";
 import { openJournal } from "./open.js";
 
 let dir: string;
@@ -91,6 +91,41 @@ describe("journal", () => {
       await again.close();
     },
   );
+
+  it("resolves an append only after its write is durable", async () => {
+    const events: string[] = [];
+    const fs = {
+      ...nodeFs,
+      write: async (...a: Parameters<typeof nodeFs.write>) => {
+        const n = await nodeFs.write(...a);
+        events.push("write");
+        return n;
+      },
+      fdatasync: async (fd: number) => {
+        await nodeFs.fdatasync(fd);
+        events.push("fdatasync");
+      },
+    };
+    for (const sync of ["dsync", "fdatasync"] as const) {
+      const j = await openJournal(ledgerOptions(path, { fs, sync }));
+      events.length = 0;
+      await j.append("txn.open", { id: sync, amount: 1 }).then(() => events.push("resolved"));
+      expect(events).toEqual(sync === "dsync" ? ["write", "resolved"] : ["write", "fdatasync", "resolved"]);
+      await j.close();
+    }
+    // The journal file itself is opened with O_DSYNC only in dsync mode.
+    const dsyncFlags: boolean[] = [];
+    const probe = {
+      ...nodeFs,
+      open: (p: string, flags: number, mode?: number) => {
+        if (p === path) dsyncFlags.push((flags & O_DSYNC) !== 0);
+        return nodeFs.open(p, flags, mode);
+      },
+    };
+    await (await openJournal(ledgerOptions(path, { fs: probe }))).close();
+    await (await openJournal(ledgerOptions(path, { fs: probe, sync: "fdatasync" }))).close();
+    expect(dsyncFlags).toEqual([true, false]);
+  });
 
   it("applies appendMany as one write", async () => {
     let writes = 0;

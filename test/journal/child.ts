@@ -1,13 +1,12 @@
 /** Spawns the compiled crash-test child (dist/test/support/journal/writer-child.js) and collects its lines. */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { builtEntry } from "../../src/util/paths.js";
 
-export const CHILD = join(import.meta.dirname, "../../dist/test/support/journal/writer-child.js");
+const CHILD = "test/support/journal/writer-child.js";
 
+/** Fails early, with the build command, when the compiled child is missing. */
 export function assertBuilt(): void {
-  if (!existsSync(CHILD))
-    throw new Error(`${CHILD} is missing: build first (make build, or tsc -p tsconfig.build.json)`);
+  builtEntry(CHILD);
 }
 
 export interface Child {
@@ -20,7 +19,7 @@ export interface Child {
 }
 
 export function startChild(args: string[]): Child {
-  const proc = spawn(process.execPath, [CHILD, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const proc = spawn(process.execPath, [builtEntry(CHILD), ...args], { stdio: ["ignore", "pipe", "pipe"] });
   const lines: string[] = [];
   let partial = "";
   let stderr = "";

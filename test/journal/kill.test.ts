@@ -77,13 +77,16 @@ describe("kill -9 of a writer", () => {
   it("refuses a second process while the first holds the journal, and takes over after its kill -9", async () => {
     const path = join(dir, "locked");
     const holder = startChild(["hold", path]);
-    await holder.waitFor((l) => l === "holding");
-    const err = await openJournal(ledgerOptions(path)).catch((e: unknown) => e);
-    expect(isTermhostError(err, "JOURNAL_LOCKED")).toBe(true);
-    expect((err as { context: { pid: number } }).context.pid).toBe(holder.proc.pid);
-    expect((err as Error).message).toContain(`in use by pid ${holder.proc.pid}`);
-    holder.proc.kill("SIGKILL");
-    await holder.exited;
+    try {
+      await holder.waitFor((l) => l === "holding");
+      const err = await openJournal(ledgerOptions(path)).catch((e: unknown) => e);
+      expect(isTermhostError(err, "JOURNAL_LOCKED")).toBe(true);
+      expect((err as { context: { pid: number } }).context.pid).toBe(holder.proc.pid);
+      expect((err as Error).message).toContain(`in use by pid ${holder.proc.pid}`);
+    } finally {
+      holder.proc.kill("SIGKILL");
+      await holder.exited;
+    }
     const j = await openJournal(ledgerOptions(path));
     await j.close();
   });
