@@ -31,6 +31,8 @@ export const SelectCardSpec = z
     kind: z.literal("select"),
     atr: Hex,
     aid: Hex,
+    /** "get-response": answer like a T=0 card, with 61xx and 6Cxx. */
+    style: z.enum(["direct", "get-response"]).default("direct"),
   })
   .strict();
 
@@ -90,6 +92,7 @@ export const DEFAULT_CARD: CardSpec = {
   kind: "select",
   atr: "3B80800101",
   aid: "F07465726D686F7374",
+  style: "direct",
 };
 
 export function loadScenario(path: string): Scenario {

@@ -22,7 +22,7 @@ interface Slot {
 function makeCard(spec: CardSpec): SimCard {
   switch (spec.kind) {
     case "select":
-      return new SelectCard(Buffer.from(spec.atr, "hex"), Buffer.from(spec.aid, "hex"));
+      return new SelectCard(Buffer.from(spec.atr, "hex"), Buffer.from(spec.aid, "hex"), spec.style);
     case "purse":
       return new PurseCard({
         masterKey: Buffer.from(spec.masterKey ?? SIMULATOR_MASTER_KEY_HEX, "hex"),

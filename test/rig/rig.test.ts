@@ -43,14 +43,14 @@ describe("rig: isolated pcscd + vpcd + card simulator", () => {
     const responses = await withRawCard(rig.pcscSocket, rig.readerNames[0] as string, async (transmit) => {
       const ok = await transmit(SELECT);
       const wrong = await transmit(Buffer.from("00A4040003A00000", "hex"));
-      const badIns = await transmit(Buffer.from("00B0000000", "hex"));
+      const badIns = await transmit(Buffer.from("00CA000000", "hex"));
       // Time a batch to report this machine's per-APDU latency through the whole stack.
       const t0 = performance.now();
       for (let i = 0; i < 50; i++) await transmit(SELECT);
       const perApduMs = (performance.now() - t0) / 50;
       return { ok, wrong, badIns, perApduMs };
     });
-    expect(responses.ok.toString("hex")).toBe("9000");
+    expect(responses.ok.toString("hex")).toBe("6f0b8409f07465726d686f73749000");
     expect(responses.wrong.toString("hex")).toBe("6a82");
     expect(responses.badIns.toString("hex")).toBe("6d00");
     // With quick ACKs an APDU takes well under a millisecond or two; delayed ACKs cost ~40 ms.

@@ -11,7 +11,7 @@ try {
     const first = await transmit(select);
     const t0 = performance.now();
     for (let i = 0; i < count; i++) await transmit(select);
-    return { sw: first.toString("hex"), perApduMs: (performance.now() - t0) / count };
+    return { sw: first.subarray(-2).toString("hex"), perApduMs: (performance.now() - t0) / count };
   });
 } catch (e) {
   process.stderr.write(`${(e as Error).message}\n`);
