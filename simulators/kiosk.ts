@@ -2,7 +2,7 @@ import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { defaultApiSocket, defaultRuntimeDir } from "../src/api/paths.js";
 import { TermhostClient } from "../src/client/client.js";
-import { builtEntry } from "../src/util/paths.js";
+import { builtEntry, projectRoot } from "../src/util/paths.js";
 import { waitUntil } from "../src/util/wait.js";
 import { Rig } from "./rig/rig.js";
 
@@ -42,7 +42,26 @@ export async function runKiosk(opts: KioskOptions): Promise<void> {
       `a daemon already answers on ${apiSocket}; stop it first or pass --socket to use another path`,
     );
   }
-  const rig = await Rig.start({ netns: opts.netns ? "auto" : "off" });
+  // Card and SAM state outlive the kiosk, so a balance loaded today is there tomorrow.
+  const stateDir = join(projectRoot(), ".run", "kiosk");
+  mkdirSync(stateDir, { recursive: true });
+  const rig = await Rig.start({
+    netns: opts.netns ? "auto" : "off",
+    slots: [
+      {
+        card: {
+          kind: "purse",
+          cardId: "7465726D00000001",
+          currency: 978,
+          balance: 2500,
+          maxBalance: 100_000,
+          statePath: join(stateDir, "purse-7465726D00000001.json"),
+        },
+        inserted: false,
+      },
+      { card: { kind: "sam", ledgerPath: join(stateDir, "sam-ledger.json") }, inserted: true },
+    ],
+  });
   mkdirSync(defaultRuntimeDir(), { recursive: true });
   rmSync(controlLink, { force: true });
   symlinkSync(rig.controlPath, controlLink);
@@ -78,6 +97,8 @@ export async function runKiosk(opts: KioskOptions): Promise<void> {
     "",
     "termhost simulated kiosk is running",
     `  card stack     private pcscd with ${rig.readerNames.join(", ")} (${rig.mode})`,
+    `  cards          purse card (EUR) for ${rig.readerNames[0]}, not inserted; SAM in ${rig.readerNames[1]}`,
+    `  card state     ${stateDir}`,
     `  simulator      ${controlLink}`,
     ...(opts.daemon
       ? [`  daemon API     ${apiSocket}`, `  daemon log     ${daemon?.logPath}`]
@@ -85,7 +106,7 @@ export async function runKiosk(opts: KioskOptions): Promise<void> {
     "",
     "Try, in another terminal (from this checkout):",
     "  npx termhost status              # readers and cards as the daemon sees them",
-    "  npx termhost-sim insert 0        # insert the simulated card in the first reader",
+    "  npx termhost-sim insert 0        # insert the purse card in the first reader",
     "  npx termhost status",
     "  npx termhost-sim remove 0        # pull it again",
     "  npx termhost status --json",

@@ -1,5 +1,7 @@
 import type { Logger } from "pino";
 import { RpcServer } from "../jsonrpc/server.js";
+import { identifyCard, identifyReader } from "../pcsc/profiles/identify.js";
+import type { DeviceProfiles } from "../pcsc/profiles/load.js";
 import type { ReaderManager } from "../pcsc/reader-manager.js";
 import { ApiMethods } from "./schemas.js";
 
@@ -15,6 +17,7 @@ export interface ApiServices {
   version: string;
   startedAt: Date;
   readers: ReaderManager;
+  profiles: DeviceProfiles;
 }
 
 /** The kiosk/POS socket's methods, wired to the daemon's services. */
@@ -29,7 +32,14 @@ export function createApiServer(limits: ApiLimits, services: ApiServices): RpcSe
       startedAt: services.startedAt.toISOString(),
       uptimeMs: Date.now() - services.startedAt.getTime(),
       pcsc,
-      readers: services.readers.list(),
+      readers: services.readers.list().map((r) => ({
+        ...r,
+        readerProfile: identifyReader(r.name, services.profiles.readers)?.name ?? null,
+        cardProfile:
+          r.atr === null
+            ? null
+            : (identifyCard(Buffer.from(r.atr, "hex"), services.profiles.cards)?.name ?? null),
+      })),
     };
   });
   return server;

@@ -7,6 +7,9 @@ export const ReaderViewSchema = z.object({
   atr: z.string().nullable(),
   inUse: z.boolean(),
   since: z.string(),
+  /** Names of the matching device profiles; null when none matches. */
+  readerProfile: z.string().nullable(),
+  cardProfile: z.string().nullable(),
 });
 
 export const SystemStatusResult = z.object({

@@ -33,8 +33,8 @@ export function formatStatus(s: SystemStatusResult): string {
   } else {
     lines.push(
       table(
-        ["READER", "CARD", "ATR"],
-        s.readers.map((r) => [r.name, r.card, r.atr ?? "-"]),
+        ["READER", "CARD", "PROFILE", "ATR"],
+        s.readers.map((r) => [r.name, r.card, r.cardProfile ?? "-", r.atr ?? "-"]),
       ),
     );
   }

@@ -1,9 +1,11 @@
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { z } from "zod";
 import { defaultRuntimeDir } from "../api/paths.js";
 import { TermhostError } from "../errors/errors.js";
 import { formatZodIssues } from "../errors/zod-format.js";
 import { LogLevel } from "../util/log.js";
+import { projectRoot } from "../util/paths.js";
 
 const FileMode = z
   .string()
@@ -41,9 +43,17 @@ export const PcscConfig = z
   })
   .strict();
 
+export const ProfilesConfig = z
+  .object({
+    /** Holds cards/, readers/ (and scales/, rates/) JSON profiles; validated at start-up. */
+    dir: z.string().min(1).default(join(projectRoot(), "device-profiles")),
+  })
+  .strict();
+
 export const Config = z
   .object({
     logLevel: LogLevel.default("info"),
+    profiles: ProfilesConfig.prefault({}),
     api: ApiConfig.prefault({}),
     pcsc: PcscConfig.prefault({}),
   })

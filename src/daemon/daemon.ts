@@ -3,6 +3,7 @@ import { dirname } from "node:path";
 import type { Logger } from "pino";
 import { createApiServer } from "../api/api-server.js";
 import type { RpcServer } from "../jsonrpc/server.js";
+import { loadProfiles } from "../pcsc/profiles/load.js";
 import { ReaderManager } from "../pcsc/reader-manager.js";
 import { productVersion } from "../util/version.js";
 import type { Config } from "./config.js";
@@ -26,6 +27,12 @@ export class Daemon {
   }
 
   async start(): Promise<void> {
+    // A bad profile stops start-up here, before any device is touched.
+    const profiles = await loadProfiles(this.config.profiles.dir);
+    this.log.info(
+      { dir: this.config.profiles.dir, cards: profiles.cards.length, readers: profiles.readers.length },
+      "device profiles loaded",
+    );
     this.readers.start();
     const { socketPath, socketMode, ...limits } = this.config.api;
     this.api = createApiServer(limits, {
@@ -33,6 +40,7 @@ export class Daemon {
       version: productVersion(),
       startedAt: new Date(),
       readers: this.readers,
+      profiles,
     });
     mkdirSync(dirname(socketPath), { recursive: true, mode: 0o755 });
     await this.api.listenPath(socketPath, socketMode);

@@ -59,5 +59,6 @@ process.on("SIGINT", () => stop("SIGINT"));
 daemon.start().catch((e: unknown) => {
   log.fatal({ err: e }, "start-up failed");
   process.stderr.write(`termhostd: ${isTermhostError(e) ? e.describe() : (e as Error).message}\n`);
-  process.exit(EXIT_START);
+  log.flush();
+  process.exit(isTermhostError(e, "PROFILE_INVALID") ? EXIT_CONFIG : EXIT_START);
 });

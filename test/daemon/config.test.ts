@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -20,6 +20,33 @@ async function startWith(config: string): Promise<{ code: number; stderr: string
     return { code: err.code, stderr: err.stderr };
   }
 }
+
+describe("termhostd device profiles", () => {
+  it("refuses to start with a bad profile, naming the file and the field", async () => {
+    const profiles = mkdtempSync(join(tmpdir(), "termhost-profiles-"));
+    mkdirSync(join(profiles, "cards"));
+    writeFileSync(
+      join(profiles, "cards", "bad.json"),
+      JSON.stringify({ name: "bad", atr: "3B00", mask: "FF" }),
+    );
+    const config = join(dir, "bad-profiles.json");
+    writeFileSync(
+      config,
+      JSON.stringify({
+        api: { socketPath: join(profiles, "api.sock") },
+        pcsc: { socketPath: join(profiles, "no-pcscd.comm") },
+        profiles: { dir: profiles },
+      }),
+    );
+    const r = await run(process.execPath, [builtEntry("src/daemon/main.js"), "--config", config]).catch(
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(r).toMatchObject({ code: 2 });
+    const stderr = (r as { stderr: string }).stderr;
+    expect(stderr).toContain("PROFILE_INVALID");
+    expect(stderr).toContain(`${join(profiles, "cards", "bad.json")}: mask:`);
+  });
+});
 
 describe("termhostd configuration", () => {
   it("refuses a field of the wrong type, naming the field and the expected type", async () => {

@@ -1,4 +1,7 @@
 import { execFile } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Rig } from "../../simulators/rig/rig.js";
@@ -21,7 +24,21 @@ describe("termhostd tracks readers and cards through real pcscd", () => {
   let client: TermhostClient;
 
   beforeAll(async () => {
-    rig = await Rig.start();
+    const dir = mkdtempSync(join(tmpdir(), "termhost-status-"));
+    rig = await Rig.start({
+      slots: [
+        {},
+        {
+          card: {
+            kind: "purse",
+            cardId: "0102030405060708",
+            currency: 978,
+            maxBalance: 50_000,
+            statePath: join(dir, "purse.json"),
+          },
+        },
+      ],
+    });
     daemon = await startDaemon(rig);
     client = await daemon.client();
   });
@@ -78,11 +95,18 @@ describe("termhostd tracks readers and cards through real pcscd", () => {
     const cli = builtEntry("src/cli/main.js");
     const human = await run(process.execPath, [cli, "--socket", daemon.socketPath, "status"]);
     expect(human.stdout).toMatch(/^termhostd \d+\.\d+\.\d+ {2}pid \d+ {2}up \S+ {2}PC\/SC up$/m);
-    expect(human.stdout).toMatch(/^Virtual PCD 00 00 +absent +-$/m);
-    expect(human.stdout).toMatch(/^Virtual PCD 00 01 +present +3B80800101$/m);
+    expect(human.stdout).toMatch(/^READER +CARD +PROFILE +ATR$/m);
+    expect(human.stdout).toMatch(/^Virtual PCD 00 00 +absent +- +-$/m);
+    expect(human.stdout).toMatch(
+      /^Virtual PCD 00 01 +present +termhost purse +3B8C800180575448505552534582900095$/m,
+    );
     const json = await run(process.execPath, [cli, "--socket", daemon.socketPath, "--json", "status"]);
     const parsed = SystemStatusResult.parse(JSON.parse(json.stdout));
-    expect(parsed.readers.find((r) => r.name === "Virtual PCD 00 01")?.card).toBe("present");
+    expect(parsed.readers.find((r) => r.name === "Virtual PCD 00 01")).toMatchObject({
+      card: "present",
+      readerProfile: "Virtual PCD",
+      cardProfile: "termhost purse",
+    });
   });
 
   it("recovers when pcscd is killed and restarted, and sees the card again", async () => {
