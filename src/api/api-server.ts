@@ -1,9 +1,6 @@
 import type { Logger } from "pino";
 import { RpcServer } from "../jsonrpc/server.js";
-import { identifyCard, identifyReader } from "../pcsc/profiles/identify.js";
-import type { DeviceProfiles } from "../pcsc/profiles/load.js";
-import type { ReaderManager } from "../pcsc/reader-manager.js";
-import { ApiMethods } from "./schemas.js";
+import { registerSystemMethods, type SystemServices } from "./handlers/system.js";
 
 export interface ApiLimits {
   maxLineBytes: number;
@@ -12,35 +9,11 @@ export interface ApiLimits {
   maxBufferedBytes: number;
 }
 
-export interface ApiServices {
-  log: Logger;
-  version: string;
-  startedAt: Date;
-  readers: ReaderManager;
-  profiles: DeviceProfiles;
-}
+export type ApiServices = { log: Logger } & SystemServices;
 
-/** The kiosk/POS socket's methods, wired to the daemon's services. */
+/** The kiosk/POS socket: each domain registers its methods, wired to the daemon's services. */
 export function createApiServer(limits: ApiLimits, services: ApiServices): RpcServer {
   const server = new RpcServer({ log: services.log.child({ socket: "api" }), ...limits });
-  server.register("system.status", ApiMethods["system.status"], () => {
-    const pcsc: { state: "connecting" | "up" | "down"; error?: string } = { state: services.readers.state };
-    if (services.readers.error !== undefined) pcsc.error = services.readers.error;
-    return {
-      version: services.version,
-      pid: process.pid,
-      startedAt: services.startedAt.toISOString(),
-      uptimeMs: Date.now() - services.startedAt.getTime(),
-      pcsc,
-      readers: services.readers.list().map((r) => ({
-        ...r,
-        readerProfile: identifyReader(r.name, services.profiles.readers)?.name ?? null,
-        cardProfile:
-          r.atr === null
-            ? null
-            : (identifyCard(Buffer.from(r.atr, "hex"), services.profiles.cards)?.name ?? null),
-      })),
-    };
-  });
+  registerSystemMethods(server, services);
   return server;
 }

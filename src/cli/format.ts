@@ -1,4 +1,4 @@
-import type { SystemStatusResult } from "../api/schemas.js";
+import type { SystemStatusResult } from "../api/schemas/index.js";
 
 export function formatDuration(ms: number): string {
   const s = Math.floor(ms / 1000);

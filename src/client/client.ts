@@ -1,6 +1,6 @@
 import type { z } from "zod";
 import { defaultApiSocket } from "../api/paths.js";
-import { type ApiMethodName, ApiMethods } from "../api/schemas.js";
+import { type ApiMethodName, ApiMethods } from "../api/schemas/index.js";
 import { TermhostError } from "../errors/errors.js";
 import { formatZodIssues } from "../errors/zod-format.js";
 import { RpcClient } from "../jsonrpc/client.js";

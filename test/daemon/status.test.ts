@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Rig } from "../../simulators/rig/rig.js";
-import { SystemStatusResult } from "../../src/api/schemas.js";
+import { SystemStatusResult } from "../../src/api/schemas/index.js";
 import type { TermhostClient } from "../../src/client/client.js";
 import { builtEntry } from "../../src/util/paths.js";
 import { waitUntil } from "../../src/util/wait.js";

@@ -1,6 +1,5 @@
 import { z } from "zod";
 
-/** Every method of the kiosk/POS socket: params and result schemas in one place. */
 export const ReaderViewSchema = z.object({
   name: z.string(),
   card: z.enum(["absent", "present", "mute", "unavailable"]),
@@ -25,11 +24,10 @@ export const SystemStatusResult = z.object({
 });
 export type SystemStatusResult = z.infer<typeof SystemStatusResult>;
 
-export const ApiMethods = {
+export const SystemMethods = {
   "system.status": {
     description: "daemon version, uptime, PC/SC service state, and every reader with its card state",
     params: z.object({}).strict(),
     result: SystemStatusResult,
   },
 } as const;
-export type ApiMethodName = keyof typeof ApiMethods;
