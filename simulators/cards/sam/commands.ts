@@ -3,6 +3,7 @@ import { serializeResponse } from "../../../src/pcsc/apdu/response.js";
 import {
   type AuthorizationRecord,
   fieldProblemOf,
+  INS_FIND_AUTHORIZATION,
   INS_GET_CHALLENGE,
   INS_ISSUE_AUTHORIZATION,
   INS_READ_AUTHORIZATION,
@@ -15,6 +16,7 @@ import {
   PURSE_CLA,
   PurseSW,
   parseAuthorizationIdCommand,
+  parseFindAuthorizationCommand,
   parseGetChallengeCommand,
   parseIssueAuthorizationCommand,
   parseSelectCommand,
@@ -108,6 +110,11 @@ function dispatch(ctx: SamContext, cmd: CommandApdu): SamOutcome {
     case INS_READ_AUTHORIZATION: {
       const { authorizationId } = parseAuthorizationIdCommand(cmd, INS_READ_AUTHORIZATION);
       const entry = ctx.ledger.entries.find((e) => e.authorizationId === authorizationId);
+      return entry === undefined ? reply(PurseSW.REFERENCE_NOT_FOUND) : reply(PurseSW.OK, recordOf(entry));
+    }
+    case INS_FIND_AUTHORIZATION: {
+      const { cardId, counter } = parseFindAuthorizationCommand(cmd);
+      const entry = ctx.ledger.entries.findLast((e) => e.cardId.equals(cardId) && e.counter === counter);
       return entry === undefined ? reply(PurseSW.REFERENCE_NOT_FOUND) : reply(PurseSW.OK, recordOf(entry));
     }
     default:

@@ -24,6 +24,7 @@ export * from "./initialize-load.js";
 export * from "./read-last-transaction.js";
 export * from "./sam/authorization-id.js";
 export * from "./sam/authorization-record.js";
+export * from "./sam/find-authorization.js";
 export * from "./sam/get-challenge.js";
 export * from "./sam/issue-authorization.js";
 export * from "./sam/verify-authentication.js";

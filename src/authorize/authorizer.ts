@@ -1,0 +1,59 @@
+import type {
+  AuthenticateResponse,
+  AuthorizationRecord,
+  InitializeLoadResponse,
+} from "../purse/messages/index.js";
+
+/** What the authorizer grants: its ledger id and S2, bound to card id, counter, amount, currency, terminal. */
+export interface Authorization {
+  authorizationId: number;
+  s2: Buffer;
+}
+
+export interface LoadAuthorizationRequest {
+  amount: number;
+  terminalId: Buffer;
+  /** The card's INITIALIZE LOAD answer, unchanged: card id, currency, balance, counter, RL, S1. */
+  init: InitializeLoadResponse;
+}
+
+/**
+ * One authentication-to-authorization exchange. The terminal challenge, the verification of the
+ * card's answer and the authorization of one load belong together: the authorizer checks S1
+ * against the challenge it issued, so a session serves exactly one card, one load.
+ */
+export interface AuthorizerSession {
+  /** A fresh terminal challenge RT for the card's AUTHENTICATE. */
+  challenge(): Promise<Buffer>;
+  /** Rejects with CARD_NOT_AUTHENTIC when the card's MAC over RT does not verify. */
+  verifyAuthentication(answer: AuthenticateResponse): Promise<void>;
+  /**
+   * Checks S1 and issues S2. Asking again for the same card, counter and terms returns the same
+   * authorization. Rejects with AUTHORIZATION_DECLINED (issuer said no), CARD_NOT_AUTHENTIC (S1
+   * does not verify) or AUTHORIZER_UNAVAILABLE (could not ask).
+   */
+  authorize(request: LoadAuthorizationRequest): Promise<Authorization>;
+}
+
+/**
+ * Authorizes value increases (claim 002 B). The host holds no card keys: every card MAC is checked
+ * here. Implementations: the SAM in a reader slot, and the issuer host over HTTPS.
+ *
+ * Every method may reject with AUTHORIZER_UNAVAILABLE when the SAM is pulled or the issuer host
+ * cannot be reached; nothing is decided then, and the caller retries later. A call that rejected
+ * that way may still have taken effect at the authorizer (the answer was lost): every method is
+ * safe to repeat.
+ */
+export interface Authorizer {
+  readonly name: string;
+  session<T>(fn: (session: AuthorizerSession) => Promise<T>): Promise<T>;
+  /**
+   * Checks the card's completion proof S3 and records the authorization as applied. Rejects with
+   * CARD_NOT_AUTHENTIC when S3 does not verify. Repeating it for an applied authorization succeeds.
+   */
+  verifyCompletion(authorizationId: number, balanceAfter: number, s3: Buffer): Promise<void>;
+  /** Marks an authorization that will never be applied; repeating it succeeds. */
+  reportReversal(authorizationId: number): Promise<AuthorizationRecord>;
+  /** The latest authorization issued for this card at this counter, if any. */
+  find(cardId: Buffer, counter: number): Promise<AuthorizationRecord | undefined>;
+}
