@@ -1,7 +1,6 @@
 import { type CommandApdu, parseCommand } from "../../../src/pcsc/apdu/command.js";
 import { serializeResponse } from "../../../src/pcsc/apdu/response.js";
 import {
-  type AuthorizationRecord,
   fieldProblemOf,
   INS_FIND_AUTHORIZATION,
   INS_GET_CHALLENGE,
@@ -11,8 +10,6 @@ import {
   INS_SELECT,
   INS_VERIFY_AUTHENTICATION,
   INS_VERIFY_COMPLETION,
-  mac8,
-  macInput,
   PURSE_CLA,
   PurseSW,
   parseAuthorizationIdCommand,
@@ -22,20 +19,28 @@ import {
   parseSelectCommand,
   parseVerifyAuthenticationCommand,
   parseVerifyCompletionCommand,
-  purseCardKey,
   serializeAuthorizationRecord,
   serializeGetChallengeResponse,
   serializeIssueAuthorizationResponse,
   serializeSelectResponse,
-  verifyMac8,
 } from "../../../src/purse/messages/index.js";
+import {
+  authorizationById,
+  completeAuthorization,
+  findAuthorization,
+  issueAuthorization as issue,
+  recordOf,
+  reverseAuthorization,
+  type VerifiedCard,
+  verifyCardAuthentication,
+} from "./authorization-rules.js";
 import type { Ledger, LedgerEntry } from "./ledger.js";
 
 /** The SAM's RAM: one challenge, then one verified card, then one authorization. */
 export interface SamSession {
   selected: boolean;
   challenge: Buffer | undefined;
-  verified: { cardId: Buffer; counter: number; terminalChallenge: Buffer } | undefined;
+  verified: VerifiedCard | undefined;
 }
 
 export interface SamContext {
@@ -109,13 +114,13 @@ function dispatch(ctx: SamContext, cmd: CommandApdu): SamOutcome {
       return reportReversal(ctx, cmd);
     case INS_READ_AUTHORIZATION: {
       const { authorizationId } = parseAuthorizationIdCommand(cmd, INS_READ_AUTHORIZATION);
-      const entry = ctx.ledger.entries.find((e) => e.authorizationId === authorizationId);
-      return entry === undefined ? reply(PurseSW.REFERENCE_NOT_FOUND) : reply(PurseSW.OK, recordOf(entry));
+      const entry = authorizationById(ctx.ledger, authorizationId);
+      return entry === undefined ? reply(PurseSW.REFERENCE_NOT_FOUND) : reply(PurseSW.OK, recordBytes(entry));
     }
     case INS_FIND_AUTHORIZATION: {
       const { cardId, counter } = parseFindAuthorizationCommand(cmd);
-      const entry = ctx.ledger.entries.findLast((e) => e.cardId.equals(cardId) && e.counter === counter);
-      return entry === undefined ? reply(PurseSW.REFERENCE_NOT_FOUND) : reply(PurseSW.OK, recordOf(entry));
+      const entry = findAuthorization(ctx.ledger, cardId, counter);
+      return entry === undefined ? reply(PurseSW.REFERENCE_NOT_FOUND) : reply(PurseSW.OK, recordBytes(entry));
     }
     default:
       return reply(PurseSW.INS_NOT_SUPPORTED);
@@ -129,111 +134,79 @@ function verifyAuthentication(ctx: SamContext, cmd: CommandApdu): SamOutcome {
   ctx.session.challenge = undefined;
   ctx.session.verified = undefined;
   if (terminalChallenge === undefined) return reply(PurseSW.CONDITIONS_NOT_SATISFIED);
-  const key = purseCardKey(ctx.masterKey, card.cardId);
-  if (!verifyMac8(key, macInput.authentication({ ...card, terminalChallenge }), card.mac)) {
-    return reply(PurseSW.MAC_INVALID);
-  }
-  ctx.session.verified = { cardId: card.cardId, counter: card.counter, terminalChallenge };
+  const verified = verifyCardAuthentication(ctx.masterKey, terminalChallenge, card);
+  if (verified === undefined) return reply(PurseSW.MAC_INVALID);
+  ctx.session.verified = verified;
   return reply(PurseSW.OK);
 }
 
 function issueAuthorization(ctx: SamContext, cmd: CommandApdu): SamOutcome {
-  const { amount, terminalId, card } = parseIssueAuthorizationCommand(cmd);
-  const v = ctx.session.verified;
+  const request = parseIssueAuthorizationCommand(cmd);
+  const verified = ctx.session.verified;
   ctx.session.verified = undefined;
-  if (v === undefined || !v.cardId.equals(card.cardId) || v.counter !== card.counter) {
-    return reply(PurseSW.SECURITY_NOT_SATISFIED);
+  const outcome = issue(ctx.masterKey, ctx.ledger, verified, request, ctx.now());
+  switch (outcome.kind) {
+    case "not-verified":
+      return reply(PurseSW.SECURITY_NOT_SATISFIED);
+    case "s1-invalid":
+      return reply(PurseSW.MAC_INVALID);
+    case "conflict":
+    case "declined":
+      return reply(PurseSW.CONDITIONS_NOT_SATISFIED);
+    case "existing":
+      return reply(PurseSW.OK, authorizationResponse(outcome.entry));
+    case "issued":
+      return commit(outcome.next, authorizationResponse(outcome.entry));
   }
-  const key = purseCardKey(ctx.masterKey, card.cardId);
-  const s1Input = macInput.s1({ ...card, amount, terminalId, terminalChallenge: v.terminalChallenge });
-  if (!verifyMac8(key, s1Input, card.s1)) return reply(PurseSW.MAC_INVALID);
-  const terms = { cardId: card.cardId, counter: card.counter, amount, currency: card.currency, terminalId };
-  const open = ctx.ledger.entries.find(
-    (e) => e.status === "issued" && e.cardId.equals(card.cardId) && e.counter === card.counter,
-  );
-  if (open !== undefined) {
-    // S2 is a function of the terms, so a second request for the same card, counter and terms is the
-    // same authorization; different terms wait until the open one is reversed.
-    const same =
-      open.amount === amount && open.currency === card.currency && open.terminalId.equals(terminalId);
-    if (!same) return reply(PurseSW.CONDITIONS_NOT_SATISFIED);
-    return reply(
-      PurseSW.OK,
-      serializeIssueAuthorizationResponse({ authorizationId: open.authorizationId, s2: open.s2 }),
-    );
-  }
-  const s2 = mac8(key, macInput.s2(terms));
-  const at = ctx.now();
-  const entry: LedgerEntry = {
-    authorizationId: ctx.ledger.nextAuthorizationId,
-    status: "issued",
-    ...terms,
-    s2,
-    issuedAt: at,
-    updatedAt: at,
-  };
-  return {
-    kind: "commit",
-    next: {
-      nextAuthorizationId: ctx.ledger.nextAuthorizationId + 1,
-      entries: [...ctx.ledger.entries, entry],
-    },
-    response: serializeResponse({
-      data: serializeIssueAuthorizationResponse({ authorizationId: entry.authorizationId, s2 }),
-      sw: PurseSW.OK,
-    }),
-  };
 }
 
 function verifyCompletion(ctx: SamContext, cmd: CommandApdu): SamOutcome {
   const c = parseVerifyCompletionCommand(cmd);
-  const entry = ctx.ledger.entries.find((e) => e.authorizationId === c.authorizationId);
-  if (entry === undefined) return reply(PurseSW.REFERENCE_NOT_FOUND);
-  const key = purseCardKey(ctx.masterKey, entry.cardId);
-  if (!verifyMac8(key, macInput.s3({ ...entry, balanceAfter: c.balanceAfter }), c.s3)) {
-    return reply(PurseSW.MAC_INVALID);
-  }
-  // A valid S3 is the card's word that the credit happened: a reversed authorization that verifies
-  // is a contradiction the terminal must escalate, not something to paper over.
-  if (entry.status === "reversed") return reply(PurseSW.CONDITIONS_NOT_SATISFIED);
-  if (entry.status === "applied") return reply(PurseSW.OK);
-  return commitEntry(
-    ctx,
-    { ...entry, status: "applied", balanceAfter: c.balanceAfter, updatedAt: ctx.now() },
-    false,
+  const outcome = completeAuthorization(
+    ctx.masterKey,
+    ctx.ledger,
+    c.authorizationId,
+    c.balanceAfter,
+    c.s3,
+    ctx.now(),
   );
+  switch (outcome.kind) {
+    case "not-found":
+      return reply(PurseSW.REFERENCE_NOT_FOUND);
+    case "s3-invalid":
+      return reply(PurseSW.MAC_INVALID);
+    case "reversed":
+      return reply(PurseSW.CONDITIONS_NOT_SATISFIED);
+    case "already-applied":
+      return reply(PurseSW.OK);
+    case "applied":
+      return commit(outcome.next, Buffer.alloc(0));
+  }
 }
 
 function reportReversal(ctx: SamContext, cmd: CommandApdu): SamOutcome {
   const { authorizationId } = parseAuthorizationIdCommand(cmd, INS_REPORT_REVERSAL);
-  const entry = ctx.ledger.entries.find((e) => e.authorizationId === authorizationId);
-  if (entry === undefined) return reply(PurseSW.REFERENCE_NOT_FOUND);
-  if (entry.status === "applied") return reply(PurseSW.CONDITIONS_NOT_SATISFIED);
-  if (entry.status === "reversed") return reply(PurseSW.OK, recordOf(entry));
-  return commitEntry(ctx, { ...entry, status: "reversed", updatedAt: ctx.now() }, true);
+  const outcome = reverseAuthorization(ctx.ledger, authorizationId, ctx.now());
+  switch (outcome.kind) {
+    case "not-found":
+      return reply(PurseSW.REFERENCE_NOT_FOUND);
+    case "applied":
+      return reply(PurseSW.CONDITIONS_NOT_SATISFIED);
+    case "already-reversed":
+      return reply(PurseSW.OK, recordBytes(outcome.entry));
+    case "reversed":
+      return commit(outcome.next, recordBytes(outcome.entry));
+  }
 }
 
-function commitEntry(ctx: SamContext, updated: LedgerEntry, withRecord: boolean): SamOutcome {
-  const entries = ctx.ledger.entries.map((e) =>
-    e.authorizationId === updated.authorizationId ? updated : e,
-  );
-  return {
-    kind: "commit",
-    next: { ...ctx.ledger, entries },
-    response: serializeResponse({ data: withRecord ? recordOf(updated) : Buffer.alloc(0), sw: PurseSW.OK }),
-  };
+function commit(next: Ledger, data: Buffer): SamOutcome {
+  return { kind: "commit", next, response: serializeResponse({ data, sw: PurseSW.OK }) };
 }
 
-function recordOf(e: LedgerEntry): Buffer {
-  const r: AuthorizationRecord = {
-    authorizationId: e.authorizationId,
-    status: e.status,
-    cardId: e.cardId,
-    counter: e.counter,
-    amount: e.amount,
-    currency: e.currency,
-    terminalId: e.terminalId,
-    s2: e.s2,
-  };
-  return serializeAuthorizationRecord(r);
+function authorizationResponse(e: LedgerEntry): Buffer {
+  return serializeIssueAuthorizationResponse({ authorizationId: e.authorizationId, s2: e.s2 });
+}
+
+function recordBytes(e: LedgerEntry): Buffer {
+  return serializeAuthorizationRecord(recordOf(e));
 }

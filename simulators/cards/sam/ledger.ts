@@ -42,9 +42,12 @@ const EntryFile = z
     updatedAt: z.string(),
   })
   .strict();
+/** Which authorizer wrote a ledger: the files share one layout and are told apart by name. */
+export type LedgerFormat = "termhost-sam-ledger" | "termhost-issuer-ledger";
+
 const LedgerFile = z
   .object({
-    format: z.literal("termhost-sam-ledger"),
+    format: z.enum(["termhost-sam-ledger", "termhost-issuer-ledger"]),
     version: z.literal(1),
     nextAuthorizationId: z.number().int().min(1).max(0xffffffff),
     authorizations: z.array(EntryFile),
@@ -53,9 +56,12 @@ const LedgerFile = z
 export type LedgerFileEntry = z.infer<typeof EntryFile>;
 
 /** The ledger as tests and reconciliation read it: plain JSON, ids and MACs in hex. */
-export function ledgerToFile(l: Ledger): z.infer<typeof LedgerFile> {
+export function ledgerToFile(
+  l: Ledger,
+  format: LedgerFormat = "termhost-sam-ledger",
+): z.infer<typeof LedgerFile> {
   return {
-    format: "termhost-sam-ledger",
+    format,
     version: 1,
     nextAuthorizationId: l.nextAuthorizationId,
     authorizations: l.entries.map((e) => ({
@@ -67,23 +73,28 @@ export function ledgerToFile(l: Ledger): z.infer<typeof LedgerFile> {
   };
 }
 
-export function loadLedger(path: string): Ledger {
+export function loadLedger(path: string, format: LedgerFormat = "termhost-sam-ledger"): Ledger {
   discardTornWrite(path);
   if (!existsSync(path)) return { nextAuthorizationId: 1, entries: [] };
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(path, "utf8"));
   } catch (e) {
-    throw new TermhostError("CONFIG_INVALID", `${path}: SAM ledger is not JSON`, {
+    throw new TermhostError("CONFIG_INVALID", `${path}: ledger is not JSON`, {
       cause: e,
       context: { path },
     });
   }
   const parsed = LedgerFile.safeParse(raw);
+  if (parsed.success && parsed.data.format !== format) {
+    throw new TermhostError("CONFIG_INVALID", `${path}: a ${parsed.data.format} file, expected ${format}`, {
+      context: { path },
+    });
+  }
   if (!parsed.success) {
     throw new TermhostError(
       "CONFIG_INVALID",
-      `${path}: invalid SAM ledger: ${formatZodIssues(parsed.error).join("; ")}`,
+      `${path}: invalid ledger: ${formatZodIssues(parsed.error).join("; ")}`,
       {
         context: { path },
       },
@@ -105,6 +116,6 @@ export function loadLedger(path: string): Ledger {
   };
 }
 
-export function saveLedger(path: string, l: Ledger): void {
-  writeAtomically(path, Buffer.from(`${JSON.stringify(ledgerToFile(l), null, 2)}\n`));
+export function saveLedger(path: string, l: Ledger, format: LedgerFormat = "termhost-sam-ledger"): void {
+  writeAtomically(path, Buffer.from(`${JSON.stringify(ledgerToFile(l, format), null, 2)}\n`));
 }
