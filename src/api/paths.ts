@@ -8,3 +8,7 @@ export function defaultRuntimeDir(): string {
 export function defaultApiSocket(): string {
   return process.env.TERMHOST_SOCKET ?? `${defaultRuntimeDir()}/api.sock`;
 }
+
+export function defaultAdminSocket(): string {
+  return process.env.TERMHOST_ADMIN_SOCKET ?? `${defaultRuntimeDir()}/admin.sock`;
+}

@@ -1,16 +1,27 @@
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { z } from "zod";
 import { defaultRuntimeDir } from "../api/paths.js";
 import { TermhostError } from "../errors/errors.js";
 import { formatZodIssues } from "../errors/zod-format.js";
 import { LogLevel } from "../util/log.js";
 import { projectRoot } from "../util/paths.js";
+import { defaultStateDir } from "./state-dir.js";
+import { ValueConfig } from "./value-config.js";
 
 const FileMode = z
   .string()
   .regex(/^0?[0-7]{3}$/, 'expected an octal file mode such as "0660"')
   .transform((s) => Number.parseInt(s, 8));
+
+const SocketGroup = z.union([
+  z
+    .string()
+    .min(1)
+    .max(32)
+    .regex(/^[A-Za-z_][A-Za-z0-9_.-]*\$?$/, "expected a group name such as termhost"),
+  z.number().int().min(0).max(0xfffffffe),
+]);
 
 export const ApiConfig = z
   .object({
@@ -31,6 +42,30 @@ export const ApiConfig = z
       .min(64 << 10)
       .max(256 << 20)
       .default(4 << 20),
+    /** Group the socket file is given (name or gid); absent keeps the daemon's own group. */
+    group: SocketGroup.optional(),
+    /** Token bucket per connection: steady requests per second and the burst allowed above it. */
+    requestsPerSecond: z.number().int().min(1).max(1_000_000).default(200),
+    requestBurst: z.number().int().min(1).max(1_000_000).default(400),
+    /** Unread events a subscriber may fall behind by before it is dropped with `events.dropped`. */
+    eventQueueMaxEvents: z.number().int().min(16).max(1_000_000).default(1000),
+    eventQueueMaxBytes: z
+      .number()
+      .int()
+      .min(16 << 10)
+      .max(64 << 20)
+      .default(1 << 20),
+  })
+  .strict();
+
+/** The technician's socket; its line, in-flight, buffer and rate limits are those of `api`. */
+export const AdminConfig = z
+  .object({
+    /** Default: admin.sock next to api.socketPath. */
+    socketPath: z.string().min(1).max(100).optional(),
+    socketMode: FileMode.default(0o600),
+    group: SocketGroup.optional(),
+    maxConnections: z.number().int().min(1).max(256).default(8),
   })
   .strict();
 
@@ -53,11 +88,19 @@ export const ProfilesConfig = z
 export const Config = z
   .object({
     logLevel: LogLevel.default("info"),
+    /** Journals and other state that must survive restarts and power loss. */
+    stateDir: z.string().min(1).default(defaultStateDir()),
     profiles: ProfilesConfig.prefault({}),
+    value: ValueConfig.prefault({}),
     api: ApiConfig.prefault({}),
+    admin: AdminConfig.prefault({}),
     pcsc: PcscConfig.prefault({}),
   })
-  .strict();
+  .strict()
+  .transform((c) => ({
+    ...c,
+    admin: { ...c.admin, socketPath: c.admin.socketPath ?? join(dirname(c.api.socketPath), "admin.sock") },
+  }));
 export type Config = z.infer<typeof Config>;
 
 /** The embedded default: everything from the schema's defaults. */

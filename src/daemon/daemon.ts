@@ -1,21 +1,43 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Logger } from "pino";
-import { createApiServer } from "../api/api-server.js";
+import { type ApiLimits, createAdminServer, createApiServer } from "../api/api-server.js";
+import { EventHub } from "../api/events.js";
+import { publishValueEvents } from "../api/handlers/value.js";
+import { publishReaderEvents } from "../api/reader-events.js";
+import { resolveGroup } from "../api/socket-group.js";
 import type { RpcServer } from "../jsonrpc/server.js";
 import { loadProfiles } from "../pcsc/profiles/load.js";
 import { ReaderManager } from "../pcsc/reader-manager.js";
 import { productVersion } from "../util/version.js";
 import type { Config } from "./config.js";
+import { takeListenFds } from "./systemd/listen-fds.js";
+import { startValueService, type ValueService } from "./value-service.js";
+
+/** Sockets already listening, handed over by the service manager (socket activation). */
+export interface PassedSockets {
+  api?: number;
+  admin?: number;
+}
+
+export interface DaemonOptions {
+  /** Sockets passed in; when absent they are taken from LISTEN_FDS (names `api`, `admin`). */
+  sockets?: PassedSockets;
+}
 
 /** The running daemon: its services, its sockets, and an orderly stop. */
 export class Daemon {
   private api: RpcServer | undefined;
+  private admin: RpcServer | undefined;
+  private unpublish: (() => void) | undefined;
+  private value: ValueService | undefined;
   readonly readers: ReaderManager;
+  readonly events: EventHub;
 
   constructor(
     private readonly config: Config,
     private readonly log: Logger,
+    private readonly options: DaemonOptions = {},
   ) {
     // The PC/SC client library reads its socket path from the environment when a context opens.
     if (config.pcsc.socketPath !== undefined) process.env.PCSCLITE_CSOCK_NAME = config.pcsc.socketPath;
@@ -24,6 +46,10 @@ export class Daemon {
       retryMinMs: config.pcsc.retryMinMs,
       retryMaxMs: config.pcsc.retryMaxMs,
     });
+    this.events = new EventHub(
+      { maxQueuedEvents: config.api.eventQueueMaxEvents, maxQueuedBytes: config.api.eventQueueMaxBytes },
+      log.child({ part: "events" }),
+    );
   }
 
   async start(): Promise<void> {
@@ -33,23 +59,78 @@ export class Daemon {
       { dir: this.config.profiles.dir, cards: profiles.cards.length, readers: profiles.readers.length },
       "device profiles loaded",
     );
+    this.unpublish = publishReaderEvents(this.readers, this.events);
+    mkdirSync(this.config.stateDir, { recursive: true, mode: 0o700 });
+    // The journal is recovered (or start-up stops) before any card is touched.
+    this.value = await startValueService(
+      this.config.value,
+      this.config.stateDir,
+      this.readers,
+      profiles,
+      this.log,
+    );
+    publishValueEvents(this.value.engine, this.events);
     this.readers.start();
-    const { socketPath, socketMode, ...limits } = this.config.api;
-    this.api = createApiServer(limits, {
+    this.value.engine.start();
+    const api = this.config.api;
+    const limits: ApiLimits = {
+      maxLineBytes: api.maxLineBytes,
+      maxConnections: api.maxConnections,
+      maxInFlightPerConnection: api.maxInFlightPerConnection,
+      maxBufferedBytes: api.maxBufferedBytes,
+      rateLimit: { perSecond: api.requestsPerSecond, burst: api.requestBurst },
+    };
+    const services = {
       log: this.log,
+      events: this.events,
       version: productVersion(),
       startedAt: new Date(),
       readers: this.readers,
       profiles,
-    });
-    mkdirSync(dirname(socketPath), { recursive: true, mode: 0o755 });
-    await this.api.listenPath(socketPath, socketMode);
-    this.log.info({ socket: socketPath }, "serving the kiosk/POS API");
+      value: this.value.engine,
+    };
+    const passed = this.options.sockets ?? this.socketsFromServiceManager();
+    this.api = createApiServer(limits, services);
+    this.admin = createAdminServer({ ...limits, maxConnections: this.config.admin.maxConnections }, services);
+    await this.listen(this.api, "api", passed.api, api);
+    await this.listen(this.admin, "admin", passed.admin, this.config.admin);
   }
 
   async stop(): Promise<void> {
     this.log.info("stopping");
-    await this.api?.close();
+    await Promise.all([this.api?.close(), this.admin?.close()]);
+    this.unpublish?.();
+    await this.value?.close();
     this.readers.stop();
+  }
+
+  private socketsFromServiceManager(): PassedSockets {
+    const { named } = takeListenFds();
+    const sockets: PassedSockets = {};
+    const api = named.get("api");
+    const admin = named.get("admin");
+    if (api !== undefined) sockets.api = api;
+    if (admin !== undefined) sockets.admin = admin;
+    return sockets;
+  }
+
+  private async listen(
+    server: RpcServer,
+    role: "api" | "admin",
+    fd: number | undefined,
+    file: { socketPath: string; socketMode: number; group?: string | number | undefined },
+  ): Promise<void> {
+    if (fd !== undefined) {
+      await server.listenFd(fd);
+      this.log.info({ role, fd }, `serving the ${role} socket passed by the service manager`);
+      return;
+    }
+    mkdirSync(dirname(file.socketPath), { recursive: true, mode: 0o755 });
+    const access =
+      file.group === undefined
+        ? { mode: file.socketMode }
+        : { mode: file.socketMode, gid: resolveGroup(file.group) };
+    await server.listenPath(file.socketPath, access);
+    this.log.info({ role, socket: file.socketPath, ...access }, `serving the ${role} socket`);
   }
 }

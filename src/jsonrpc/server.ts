@@ -1,4 +1,4 @@
-import { chmodSync, unlinkSync } from "node:fs";
+import { chmodSync, chownSync, unlinkSync } from "node:fs";
 import net from "node:net";
 import type { Logger } from "pino";
 import type { z } from "zod";
@@ -7,6 +7,7 @@ import { formatZodIssues } from "../errors/zod-format.js";
 import { toErrorObject } from "./errors.js";
 import { LineSplitter } from "./lines.js";
 import { RequestEnvelope, type RequestId } from "./messages.js";
+import { BreachLog, TokenBucket } from "./rate-limit.js";
 
 export interface MethodSpec<P extends z.ZodType, R extends z.ZodType> {
   params: P;
@@ -18,6 +19,13 @@ export interface Connection {
   readonly id: number;
   notify(method: string, params: unknown): void;
   onClose(fn: () => void): void;
+  /** Bytes written to the socket that the peer has not read yet. */
+  readonly writableLength: number;
+  /** Called each time the socket's output buffer empties. */
+  onDrain(fn: () => void): void;
+  /** Flushes what is buffered, then closes; a peer that does not read is cut off after `graceMs`. */
+  close(graceMs?: number): void;
+  readonly closed: boolean;
 }
 
 export type Handler<P extends z.ZodType, R extends z.ZodType> = (
@@ -33,17 +41,34 @@ interface Registered {
 export interface RpcServerOptions {
   log: Logger;
   maxLineBytes: number;
+  /** Further connections get one TOO_MANY_CONNECTIONS error line and are closed. */
   maxConnections: number;
   maxInFlightPerConnection: number;
   /** A client that lets this much output pile up unread is dropped rather than grow our memory. */
   maxBufferedBytes: number;
+  /** Requests per second per connection (token bucket); absent means unlimited. */
+  rateLimit?: { perSecond: number; burst: number };
 }
+
+export interface SocketAccess {
+  mode: number;
+  /** Group id the socket file is given; absent leaves the daemon's own group. */
+  gid?: number;
+}
+
+/** How long a closing connection may take to read its last lines before it is cut off. */
+const CLOSE_GRACE_MS = 2000;
+
+type Reply = object | undefined;
 
 export class RpcServer {
   private readonly methods = new Map<string, Registered>();
+  private readonly denied = new Map<string, () => TermhostError>();
   private readonly servers: net.Server[] = [];
   private readonly sockets = new Set<net.Socket>();
   private nextConnId = 1;
+  private refusedConnections = 0;
+  private lastRefusalLog = 0;
 
   constructor(private readonly opts: RpcServerOptions) {}
 
@@ -58,8 +83,22 @@ export class RpcServer {
     });
   }
 
-  /** Listens on a socket path (replacing a stale socket file) and applies the file mode. */
-  async listenPath(path: string, mode: number): Promise<void> {
+  /**
+   * Names a method this socket knows of but refuses, with the error to answer (e.g. UNAUTHORIZED for
+   * a technician's method called on the kiosk socket), so a caller learns where it belongs instead
+   * of being told it does not exist.
+   */
+  deny(name: string, error: () => TermhostError): void {
+    this.denied.set(name, error);
+  }
+
+  methodNames(): string[] {
+    return [...this.methods.keys()];
+  }
+
+  /** Listens on a socket path (replacing a stale socket file) and applies its mode and group. */
+  async listenPath(path: string, modeOrAccess: number | SocketAccess): Promise<void> {
+    const access = typeof modeOrAccess === "number" ? { mode: modeOrAccess } : modeOrAccess;
     try {
       unlinkSync(path);
     } catch {
@@ -73,7 +112,8 @@ export class RpcServer {
         resolve();
       });
     });
-    chmodSync(path, mode);
+    if (access.gid !== undefined) chownSync(path, -1, access.gid);
+    chmodSync(path, access.mode);
   }
 
   /** Serves an already-listening socket handed over by the service manager. */
@@ -88,6 +128,10 @@ export class RpcServer {
     });
   }
 
+  get connectionCount(): number {
+    return this.sockets.size;
+  }
+
   async close(): Promise<void> {
     for (const s of this.sockets) s.destroy();
     await Promise.all(this.servers.map((srv) => new Promise<void>((resolve) => srv.close(() => resolve()))));
@@ -95,18 +139,60 @@ export class RpcServer {
 
   private makeServer(): net.Server {
     const server = net.createServer((socket) => this.accept(socket));
-    server.maxConnections = this.opts.maxConnections;
     this.servers.push(server);
     return server;
   }
 
+  /** The peer over the limit hears why, once, instead of seeing a silent reset. */
+  private refuse(socket: net.Socket): void {
+    this.refusedConnections++;
+    const now = Date.now();
+    if (now - this.lastRefusalLog >= 1000) {
+      this.opts.log.warn(
+        { limit: this.opts.maxConnections, refusedSinceLastLog: this.refusedConnections },
+        "connection limit reached; refusing new connections",
+      );
+      this.refusedConnections = 0;
+      this.lastRefusalLog = now;
+    }
+    const err = new TermhostError(
+      "TOO_MANY_CONNECTIONS",
+      `the daemon already serves ${this.opts.maxConnections} connections on this socket`,
+      { hint: "close idle connections or share one; retry later" },
+    );
+    socket.on("error", () => {});
+    socket.end(`${JSON.stringify({ jsonrpc: "2.0", id: null, error: toErrorObject(err) })}\n`);
+    setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
+  }
+
   private accept(socket: net.Socket): void {
-    const log = this.opts.log.child({ conn: this.nextConnId });
+    if (this.sockets.size >= this.opts.maxConnections) {
+      this.refuse(socket);
+      return;
+    }
+    const connId = this.nextConnId++;
+    const log = this.opts.log.child({ conn: connId });
     const closeHandlers: Array<() => void> = [];
+    const drainHandlers: Array<() => void> = [];
     const splitter = new LineSplitter(this.opts.maxLineBytes);
+    const rate = this.opts.rateLimit;
+    const bucket =
+      rate === undefined ? undefined : new TokenBucket(rate.perSecond, rate.burst, performance.now());
+    const breach = new BreachLog(
+      () => log.warn({ perSecond: rate?.perSecond, burst: rate?.burst }, "client exceeds its request rate"),
+      (refused) => log.info({ refused }, "client back under its request rate"),
+    );
     let inFlight = 0;
+    let closing = false;
+
+    const closeSoon = (graceMs = CLOSE_GRACE_MS): void => {
+      if (closing) return;
+      closing = true;
+      socket.end();
+      setTimeout(() => socket.destroy(), graceMs).unref();
+    };
     const send = (msg: object): void => {
-      if (socket.destroyed) return;
+      if (socket.destroyed || closing) return;
       if (socket.writableLength > this.opts.maxBufferedBytes) {
         log.warn({ buffered: socket.writableLength }, "client reads too slowly; dropping it");
         socket.destroy();
@@ -115,46 +201,69 @@ export class RpcServer {
       socket.write(`${JSON.stringify(msg)}\n`);
     };
     const conn: Connection = {
-      id: this.nextConnId++,
+      id: connId,
       notify: (method, params) => send({ jsonrpc: "2.0", method, params }),
       onClose: (fn) => closeHandlers.push(fn),
+      get writableLength() {
+        return socket.writableLength;
+      },
+      onDrain: (fn) => drainHandlers.push(fn),
+      close: (graceMs) => closeSoon(graceMs),
+      get closed() {
+        return closing || socket.destroyed;
+      },
     };
     this.sockets.add(socket);
     socket.on("close", () => {
       this.sockets.delete(socket);
       for (const fn of closeHandlers) fn();
     });
+    socket.on("drain", () => {
+      for (const fn of drainHandlers) fn();
+    });
     socket.on("error", (err) => log.debug({ err }, "client socket error"));
     socket.on("data", (chunk: Buffer) => {
       for (const ev of splitter.push(chunk)) {
+        if (closing) return;
         if (ev.kind === "overflow") {
           log.warn({ bytes: ev.bytes, limit: this.opts.maxLineBytes }, "client sent an oversized line");
           const err = new TermhostError(
             "LINE_TOO_LONG",
             `request line exceeds ${this.opts.maxLineBytes} bytes`,
-            {
-              hint: "send one JSON-RPC object per line, smaller than the limit",
-            },
+            { hint: "send one JSON-RPC object per line, smaller than the limit" },
           );
           send({ jsonrpc: "2.0", id: null, error: toErrorObject(err) });
-          socket.end();
-          socket.destroySoon();
+          closeSoon();
           return;
         }
+        if (bucket !== undefined && !bucket.take(performance.now())) {
+          breach.refuse();
+          const err = new TermhostError("RATE_LIMITED", "too many requests per second on this connection", {
+            hint: `at most ${rate?.perSecond} requests per second (bursts of ${rate?.burst}); slow down and retry`,
+          });
+          send(errorReply(pickIdFromText(ev.text), err));
+          continue;
+        }
+        breach.allow();
+        const prepared = this.prepare(ev.text);
+        if (prepared.kind === "reply") {
+          if (prepared.reply !== undefined) send(prepared.reply);
+          continue;
+        }
         if (inFlight >= this.opts.maxInFlightPerConnection) {
-          send({
-            jsonrpc: "2.0",
-            id: null,
-            error: toErrorObject(
+          if (prepared.id === undefined) continue;
+          send(
+            errorReply(
+              prepared.id,
               new TermhostError("BUSY", "too many requests in flight on this connection", {
                 hint: `wait for replies; at most ${this.opts.maxInFlightPerConnection} at a time`,
               }),
             ),
-          });
+          );
           continue;
         }
         inFlight++;
-        void this.handleLine(ev.text, conn, log)
+        void this.run(prepared, conn, log)
           .then((reply) => {
             if (reply !== undefined) send(reply);
           })
@@ -165,55 +274,78 @@ export class RpcServer {
     });
   }
 
-  private async handleLine(text: string, conn: Connection, log: Logger): Promise<object | undefined> {
+  /**
+   * Everything that can be decided without running the method: parsing, the envelope, the method's
+   * existence and its params. Such errors are answered at once and never count as in flight.
+   */
+  private prepare(
+    text: string,
+  ):
+    | { kind: "reply"; reply: Reply }
+    | { kind: "call"; id: RequestId | undefined; method: string; params: unknown; reg: Registered } {
     let raw: unknown;
     try {
       raw = JSON.parse(text);
     } catch {
-      return errorReply(
-        null,
-        new TermhostError("PARSE_ERROR", "request is not valid JSON", {
-          hint: "send one JSON-RPC 2.0 object per line",
-        }),
-      );
+      return {
+        kind: "reply",
+        reply: errorReply(
+          null,
+          new TermhostError("PARSE_ERROR", "request is not valid JSON", {
+            hint: "send one JSON-RPC 2.0 object per line",
+          }),
+        ),
+      };
     }
     const env = RequestEnvelope.safeParse(raw);
     if (!env.success) {
-      const id = pickId(raw);
-      return errorReply(
-        id,
-        new TermhostError("INVALID_REQUEST", "not a JSON-RPC 2.0 request", {
-          hint: "a request is {jsonrpc:'2.0', id, method, params}",
-          context: { problems: formatZodIssues(env.error) },
+      return {
+        kind: "reply",
+        reply: errorReply(
+          pickId(raw),
+          new TermhostError("INVALID_REQUEST", "not a JSON-RPC 2.0 request", {
+            hint: "a request is {jsonrpc:'2.0', id, method, params}",
+            context: { problems: formatZodIssues(env.error).slice(0, 10) },
+          }),
+        ),
+      };
+    }
+    const { id, method, params } = env.data;
+    const answer = (e: TermhostError): { kind: "reply"; reply: Reply } => ({
+      kind: "reply",
+      reply: id === undefined ? undefined : errorReply(id, e),
+    });
+    const reg = this.methods.get(method);
+    if (reg === undefined) {
+      const denied = this.denied.get(method);
+      if (denied !== undefined) return answer(denied());
+      return answer(
+        new TermhostError("METHOD_NOT_FOUND", `no method '${method}' on this socket`, {
+          hint: "see docs/api.md for the methods each socket offers",
         }),
       );
     }
-    const { id, method, params } = env.data;
-    const reg = this.methods.get(method);
-    if (reg === undefined) {
-      return id === undefined
-        ? undefined
-        : errorReply(
-            id,
-            new TermhostError("METHOD_NOT_FOUND", `no method '${method}' on this socket`, {
-              hint: "see docs/api.md for the methods each socket offers",
-            }),
-          );
-    }
     const parsed = reg.spec.params.safeParse(params ?? {});
     if (!parsed.success) {
-      return id === undefined
-        ? undefined
-        : errorReply(
-            id,
-            new TermhostError("INVALID_PARAMS", `invalid params for ${method}`, {
-              hint: formatZodIssues(parsed.error, "params").join("; "),
-              context: { problems: formatZodIssues(parsed.error, "params") },
-            }),
-          );
+      const problems = formatZodIssues(parsed.error, "params").slice(0, 10);
+      return answer(
+        new TermhostError("INVALID_PARAMS", `invalid params for ${method}`, {
+          hint: problems.join("; "),
+          context: { problems },
+        }),
+      );
     }
+    return { kind: "call", id, method, params: parsed.data, reg };
+  }
+
+  private async run(
+    call: { id: RequestId | undefined; method: string; params: unknown; reg: Registered },
+    conn: Connection,
+    log: Logger,
+  ): Promise<Reply> {
+    const { id, method, params, reg } = call;
     try {
-      const result = reg.spec.result.parse(await reg.handler(parsed.data, conn));
+      const result = reg.spec.result.parse(await reg.handler(params, conn));
       return id === undefined ? undefined : { jsonrpc: "2.0", id, result };
     } catch (e) {
       if (!(e instanceof TermhostError)) log.error({ err: e, method }, "method failed unexpectedly");
@@ -233,4 +365,14 @@ function pickId(raw: unknown): RequestId | null {
     if (typeof id === "number" && Number.isInteger(id)) return id;
   }
   return null;
+}
+
+/** A refused request is not worth a full parse, but its id is, so the client can match the refusal. */
+function pickIdFromText(text: string): RequestId | null {
+  if (text.length > 64 << 10) return null;
+  try {
+    return pickId(JSON.parse(text));
+  } catch {
+    return null;
+  }
 }

@@ -1,13 +1,29 @@
+import { AdminMethods } from "./admin.js";
+import { EventsMethods } from "./events.js";
 import { SystemMethods } from "./system.js";
+import { ValueMethods } from "./value.js";
 
 /**
  * Every method of the kiosk/POS socket: params and result schemas in one place, one file per
  * domain. The daemon validates params and results against them, the client validates results,
- * and docs/api.md is checked against them.
+ * and docs/api.md and docs/api.schema.json are generated from them. The admin socket serves these
+ * and `AdminMethods` too.
  */
 export const ApiMethods = {
   ...SystemMethods,
+  ...EventsMethods,
+  ...ValueMethods,
 } as const;
 export type ApiMethodName = keyof typeof ApiMethods;
 
+/** Everything the technician's socket serves. */
+export const AdminSocketMethods = {
+  ...ApiMethods,
+  ...AdminMethods,
+} as const;
+export type AdminSocketMethodName = keyof typeof AdminSocketMethods;
+
+export * from "./admin.js";
+export * from "./events.js";
 export * from "./system.js";
+export * from "./value.js";
