@@ -1,0 +1,215 @@
+import type { Logger } from "pino";
+import { isTermhostError } from "../../errors/errors.js";
+import type { PostageLedger } from "../ledger/ledger.js";
+import type { MeterDriver } from "../meter/meter-driver.js";
+import { newPrintTxnId, todayUtc } from "./ids.js";
+import type { Mutex } from "./lock.js";
+import {
+  type BatchEffect,
+  type BatchEvent,
+  type BatchMachineState,
+  batchStep,
+  initialBatch,
+} from "./machine.js";
+
+export interface RunnerContext {
+  ledger: PostageLedger;
+  driver: MeterDriver;
+  /** One value-moving exchange per meter at a time, with its outcome journaled before the next. */
+  meterLock: Mutex;
+  log: Logger | undefined;
+  /** A batch's progress changed (a piece printed, suspended, closed). */
+  progress(batchId: string): void;
+  /** Funds were released: waiting batches may now fit. */
+  released(meter: string): void;
+  /** The service is stopping: stop waiting for the meter. */
+  stopping: Promise<void>;
+}
+
+/** Meter answers that mean the piece was not printed. */
+const REFUSALS = new Set(["METER_LOCKED", "METER_INSUFFICIENT_FUNDS", "METER_REFUSED"]);
+
+/**
+ * Runs one batch's machine: performs its effects one after another and feeds their results back.
+ * Events from outside (cancel, client gone) queue behind the effect in progress.
+ */
+export class BatchRunner {
+  private state: BatchMachineState;
+  private readonly events: BatchEvent[] = [];
+  private running = false;
+  private resolveDone!: () => void;
+  readonly done = new Promise<void>((r) => {
+    this.resolveDone = r;
+  });
+
+  constructor(
+    readonly batchId: string,
+    private readonly ctx: RunnerContext,
+  ) {
+    const batch = ctx.ledger.batch(batchId);
+    this.state = initialBatch(batch?.pieces.length ?? 0, batch?.indicia.length ?? 0);
+  }
+
+  get phase(): BatchMachineState["phase"] {
+    return this.state.phase;
+  }
+
+  get stopRequested(): boolean {
+    return this.state.stop !== null;
+  }
+
+  start(): void {
+    this.feed({ type: "begin" });
+  }
+
+  feed(e: BatchEvent): void {
+    this.events.push(e);
+    if (!this.running) void this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    this.running = true;
+    try {
+      for (let e = this.events.shift(); e !== undefined; e = this.events.shift()) {
+        const [next, effects] = batchStep(this.state, e);
+        this.state = next;
+        for (const effect of effects) await this.perform(effect);
+      }
+    } catch (e) {
+      // The journal refused a record: nothing more is sent for this batch; a restart recovers it.
+      this.ctx.log?.error({ batchId: this.batchId, err: e }, "batch stopped: journal write failed");
+      this.events.length = 0;
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async perform(effect: BatchEffect): Promise<void> {
+    const { ledger } = this.ctx;
+    const batch = ledger.batch(this.batchId);
+    if (batch === undefined) return;
+    switch (effect.kind) {
+      case "intend": {
+        const piece = batch.pieces[effect.pieceIndex];
+        if (piece === undefined) return;
+        const request = {
+          txnId: newPrintTxnId(),
+          amount: piece.amount,
+          date: todayUtc(),
+          mailClass: piece.class,
+          origin: piece.origin,
+        };
+        await this.journalOrSuspend([
+          { type: "print.intent", body: { batchId: this.batchId, pieceIndex: effect.pieceIndex, request } },
+        ]);
+        this.events.unshift({ type: "intentJournaled" });
+        return;
+      }
+      case "print":
+        this.events.unshift(await this.print(effect.pieceIndex));
+        return;
+      case "awaitLink":
+        this.events.unshift(await this.awaitLink(effect));
+        return;
+      case "void": {
+        const pending = batch.pending;
+        if (pending === null) return;
+        await this.journalOrSuspend([
+          {
+            type: "print.voided",
+            body: {
+              batchId: this.batchId,
+              pieceIndex: pending.pieceIndex,
+              txnId: pending.request.txnId,
+              reason: effect.reason,
+            },
+          },
+        ]);
+        return;
+      }
+      case "close": {
+        const body = {
+          batchId: this.batchId,
+          outcome: effect.outcome,
+          released: batch.remaining,
+          ...(effect.reason === null ? {} : { reason: effect.reason }),
+        };
+        await this.journalOrSuspend([{ type: "reservation.closed", body }]);
+        this.events.unshift({ type: "closed" });
+        this.ctx.released(batch.meter);
+        this.resolveDone();
+        return;
+      }
+      case "progress":
+        this.ctx.progress(this.batchId);
+        return;
+    }
+  }
+
+  /** Sends the journaled intent (again, after a lost line: same transaction id) and journals the indicium. */
+  private async print(pieceIndex: number): Promise<BatchEvent> {
+    const { ledger, driver, meterLock } = this.ctx;
+    return meterLock.run(async () => {
+      const batch = ledger.batch(this.batchId);
+      const pending = batch?.pending;
+      if (batch === undefined) return { type: "refused", reason: "batch vanished" };
+      // The reconciliation after a reconnection may already have found it printed.
+      if (pending === null || pending === undefined || pending.pieceIndex !== pieceIndex)
+        return batch.indicia.some((i) => i.pieceIndex === pieceIndex)
+          ? { type: "printed" }
+          : { type: "refused", reason: "intent voided" };
+      let indicium: Awaited<ReturnType<MeterDriver["print"]>>;
+      try {
+        indicium = await driver.print(pending.request);
+      } catch (e) {
+        if (isTermhostError(e) && REFUSALS.has(e.code)) return { type: "refused", reason: e.code };
+        this.ctx.log?.info(
+          { batchId: this.batchId, pieceIndex, err: e },
+          "print interrupted; batch suspended",
+        );
+        return { type: "linkLost" };
+      }
+      try {
+        await ledger.write([
+          {
+            type: "indicium.printed",
+            body: {
+              batchId: this.batchId,
+              pieceIndex,
+              txnId: indicium.txnId,
+              amount: indicium.amount,
+              sequence: indicium.sequence,
+              descendingAfter: indicium.descendingAfter,
+              date: indicium.date,
+              mac: indicium.mac,
+            },
+          },
+        ]);
+      } catch (e) {
+        // Printed but not recorded: the reconciliation after the next reconnection records it.
+        this.ctx.log?.error({ batchId: this.batchId, err: e }, "indicium printed but not journaled");
+        return { type: "linkLost" };
+      }
+      return { type: "printed" };
+    });
+  }
+
+  private async awaitLink(_: BatchEffect): Promise<BatchEvent> {
+    const { driver, ledger } = this.ctx;
+    if (!driver.ready) {
+      const ready = new Promise<void>((resolve) => driver.once("ready", () => resolve()));
+      await Promise.race([ready, this.ctx.stopping]);
+    }
+    if (!driver.ready) return { type: "clientGone" };
+    const batch = ledger.batch(this.batchId);
+    if (batch !== undefined && batch.pending === null && this.state.pending !== null) {
+      const pieceIndex = this.state.pending;
+      if (batch.indicia.some((i) => i.pieceIndex === pieceIndex)) return { type: "printed" };
+    }
+    return { type: "linkUp" };
+  }
+
+  private async journalOrSuspend(records: Parameters<PostageLedger["write"]>[0]): Promise<void> {
+    await this.ctx.ledger.write(records);
+  }
+}

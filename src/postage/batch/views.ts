@@ -1,0 +1,83 @@
+import type { BatchEntry, RefillEntry } from "../ledger/state.js";
+import type { BatchPhase } from "./machine.js";
+
+export type BatchState =
+  | "waiting"
+  | "printing"
+  | "suspended"
+  | "recovering"
+  | "completed"
+  | "cancelled"
+  | "interrupted"
+  | "failed";
+
+export interface BatchView {
+  batchId: string;
+  requestId: string;
+  meter: string;
+  state: BatchState;
+  currency: string;
+  requestedPieces: number;
+  acceptedPieces: number;
+  printedPieces: number;
+  skippedPieces: number;
+  reserved: number;
+  consumed: number;
+  remaining: number;
+  released: number;
+  reason: string | null;
+  indicia: Array<{
+    pieceIndex: number;
+    txnId: string;
+    sequence: number;
+    amount: number;
+    date: string;
+    mac: string;
+  }>;
+}
+
+/** A batch as clients see it; `phase` is its live machine's, absent when no session runs it. */
+export function batchView(b: BatchEntry, phase: BatchPhase | undefined): BatchView {
+  const consumed = b.indicia.reduce((s, i) => s + i.amount, 0);
+  let state: BatchState;
+  if (b.outcome !== null) state = b.outcome;
+  else if (phase === undefined) state = "recovering";
+  else state = phase === "suspended" ? "suspended" : "printing";
+  return {
+    batchId: b.batchId,
+    requestId: b.requestId,
+    meter: b.meter,
+    state,
+    currency: b.currency,
+    requestedPieces: b.requestedPieces,
+    acceptedPieces: b.pieces.length,
+    printedPieces: b.indicia.length,
+    skippedPieces: b.requestedPieces - b.pieces.length,
+    reserved: b.reserved,
+    consumed,
+    remaining: b.remaining,
+    released: b.released,
+    reason: b.reason,
+    indicia: b.indicia.map((i) => ({ ...i })),
+  };
+}
+
+export interface RefillView {
+  requestId: string;
+  meter: string;
+  txnId: string;
+  amount: number;
+  state: "pending" | "applied";
+  controlTotalAfter: number | null;
+}
+
+export function refillView(r: RefillEntry): RefillView {
+  return {
+    requestId: r.requestId,
+    meter: r.meter,
+    txnId: r.txnId,
+    amount: r.amount,
+    state: r.state === "applied" ? "applied" : "pending",
+    controlTotalAfter: r.controlTotalAfter,
+  };
+}

@@ -1,0 +1,254 @@
+import { z } from "zod";
+import type { JournalRecord } from "../../journal/index.js";
+import { PrintRequest } from "../protocol/index.js";
+import {
+  BatchOutcome,
+  InsufficientProcedure,
+  type LedgerBody,
+  type LedgerRecords,
+  PieceSpec,
+} from "./records.js";
+
+/** The ledger's view of one meter: a mirror of its registers, moved only by journaled records. */
+export const MeterMirror = z.object({
+  serial: z.string(),
+  /** Mirrors the descending register: the funds on the meter. */
+  balance: z.number().int(),
+  ascending: z.number().int(),
+  controlTotal: z.number().int(),
+  pieceCount: z.number().int(),
+});
+export type MeterMirror = z.infer<typeof MeterMirror>;
+
+export const IndiciumEntry = z.object({
+  pieceIndex: z.number().int(),
+  txnId: z.string(),
+  amount: z.number().int(),
+  sequence: z.number().int(),
+  date: z.string(),
+  mac: z.string(),
+});
+export type IndiciumEntry = z.infer<typeof IndiciumEntry>;
+
+export const BatchEntry = z.object({
+  batchId: z.string(),
+  requestId: z.string(),
+  meter: z.string(),
+  currency: z.string(),
+  pieces: z.array(PieceSpec),
+  requestedPieces: z.number().int(),
+  onInsufficient: InsufficientProcedure,
+  openedAt: z.string(),
+  reserved: z.number().int(),
+  /** What is still held for this batch: reserved minus printed, zero once closed. */
+  remaining: z.number().int(),
+  indicia: z.array(IndiciumEntry),
+  /** The journaled intent whose outcome is not known yet. */
+  pending: z.object({ pieceIndex: z.number().int(), request: PrintRequest }).nullable(),
+  voided: z.number().int(),
+  outcome: BatchOutcome.nullable(),
+  released: z.number().int(),
+  reason: z.string().nullable(),
+});
+export type BatchEntry = z.infer<typeof BatchEntry>;
+
+export const RefillEntry = z.object({
+  requestId: z.string(),
+  meter: z.string(),
+  txnId: z.string(),
+  amount: z.number().int(),
+  nextInspection: z.string(),
+  authorization: z.string(),
+  state: z.enum(["pending", "applied", "failed"]),
+  controlTotalAfter: z.number().int().nullable(),
+  failure: z.object({ code: z.string(), reason: z.string() }).nullable(),
+});
+export type RefillEntry = z.infer<typeof RefillEntry>;
+
+export interface LedgerState {
+  meters: Map<string, MeterMirror>;
+  batches: Map<string, BatchEntry>;
+  batchByRequest: Map<string, string>;
+  refills: Map<string, RefillEntry>;
+  /** Closed batches and finished refills in closing order; the oldest are forgotten past a bound. */
+  finished: string[];
+}
+
+/** Finished batches and refills kept for status and request-id replays. */
+export const KEEP_FINISHED = 2048;
+
+export function emptyLedger(): LedgerState {
+  return {
+    meters: new Map(),
+    batches: new Map(),
+    batchByRequest: new Map(),
+    refills: new Map(),
+    finished: [],
+  };
+}
+
+/** Sum of what open batches still hold on a meter. */
+export function reservedOn(state: LedgerState, meter: string): number {
+  let sum = 0;
+  for (const b of state.batches.values()) if (b.meter === meter && b.outcome === null) sum += b.remaining;
+  return sum;
+}
+
+export type LedgerRecord = JournalRecord<LedgerRecords>;
+
+/** Applies one committed record; never throws for a body its schema accepted (unknown ids are ignored). */
+export function reduceLedger(state: LedgerState, record: LedgerRecord): LedgerState {
+  switch (record.type) {
+    case "meter.synced": {
+      const b = record.body;
+      state.meters.set(b.meter, {
+        serial: b.serial,
+        balance: b.descending,
+        ascending: b.ascending,
+        controlTotal: b.controlTotal,
+        pieceCount: b.pieceCount,
+      });
+      break;
+    }
+    case "reservation.opened":
+      openBatch(state, record.body);
+      break;
+    case "print.intent": {
+      const batch = state.batches.get(record.body.batchId);
+      if (batch !== undefined && batch.outcome === null)
+        batch.pending = { pieceIndex: record.body.pieceIndex, request: record.body.request };
+      break;
+    }
+    case "indicium.printed":
+      printed(state, record.body);
+      break;
+    case "print.voided": {
+      const batch = state.batches.get(record.body.batchId);
+      if (batch?.pending?.request.txnId === record.body.txnId) {
+        batch.pending = null;
+        batch.voided++;
+      }
+      break;
+    }
+    case "reservation.closed": {
+      const batch = state.batches.get(record.body.batchId);
+      if (batch === undefined || batch.outcome !== null) break;
+      batch.outcome = record.body.outcome;
+      batch.released = batch.remaining;
+      batch.remaining = 0;
+      batch.pending = null;
+      batch.reason = record.body.reason ?? null;
+      remember(state, `b:${batch.batchId}`);
+      break;
+    }
+    case "refill.pending": {
+      const b = record.body;
+      state.refills.set(b.requestId, {
+        ...b,
+        state: "pending",
+        controlTotalAfter: null,
+        failure: null,
+      });
+      break;
+    }
+    case "refill.applied": {
+      const refill = state.refills.get(record.body.requestId);
+      if (refill === undefined || refill.state !== "pending") break;
+      refill.state = "applied";
+      refill.controlTotalAfter = record.body.controlTotalAfter;
+      const m = state.meters.get(refill.meter);
+      if (m !== undefined) {
+        m.balance = record.body.descendingAfter;
+        m.controlTotal = record.body.controlTotalAfter;
+        m.ascending = record.body.ascendingAfter;
+        m.pieceCount = record.body.pieceCount;
+      }
+      remember(state, `r:${refill.requestId}`);
+      break;
+    }
+    case "refill.failed": {
+      const refill = state.refills.get(record.body.requestId);
+      if (refill === undefined || refill.state !== "pending") break;
+      refill.state = "failed";
+      refill.failure = { code: record.body.code, reason: record.body.reason };
+      remember(state, `r:${refill.requestId}`);
+      break;
+    }
+  }
+  return state;
+}
+
+function openBatch(state: LedgerState, b: LedgerBody<"reservation.opened">): void {
+  if (state.batches.has(b.batchId)) return;
+  state.batches.set(b.batchId, {
+    ...b,
+    reserved: b.amount,
+    remaining: b.amount,
+    indicia: [],
+    pending: null,
+    voided: 0,
+    outcome: null,
+    released: 0,
+    reason: null,
+  });
+  state.batchByRequest.set(b.requestId, b.batchId);
+}
+
+function printed(state: LedgerState, p: LedgerBody<"indicium.printed">): void {
+  const batch = state.batches.get(p.batchId);
+  if (batch === undefined || batch.indicia.some((i) => i.txnId === p.txnId)) return;
+  batch.indicia.push({
+    pieceIndex: p.pieceIndex,
+    txnId: p.txnId,
+    amount: p.amount,
+    sequence: p.sequence,
+    date: p.date,
+    mac: p.mac,
+  });
+  if (batch.pending?.request.txnId === p.txnId) batch.pending = null;
+  // One indicium is one decrement of its reservation and of the balance.
+  batch.remaining = Math.max(0, batch.remaining - p.amount);
+  const m = state.meters.get(batch.meter);
+  if (m !== undefined) {
+    m.balance = p.descendingAfter;
+    m.ascending += p.amount;
+    m.pieceCount = p.sequence;
+  }
+}
+
+function remember(state: LedgerState, key: string): void {
+  state.finished.push(key);
+  while (state.finished.length > KEEP_FINISHED) {
+    const old = state.finished.shift() as string;
+    if (old.startsWith("b:")) {
+      const batch = state.batches.get(old.slice(2));
+      state.batches.delete(old.slice(2));
+      if (batch !== undefined) state.batchByRequest.delete(batch.requestId);
+    } else state.refills.delete(old.slice(2));
+  }
+}
+
+export const LedgerSnapshot = z.object({
+  meters: z.array(z.tuple([z.string(), MeterMirror])),
+  batches: z.array(BatchEntry),
+  refills: z.array(RefillEntry),
+  finished: z.array(z.string()),
+});
+export type LedgerSnapshot = z.infer<typeof LedgerSnapshot>;
+
+export const ledgerSnapshotCodec = {
+  schema: LedgerSnapshot,
+  save: (s: LedgerState): LedgerSnapshot => ({
+    meters: [...s.meters],
+    batches: [...s.batches.values()],
+    refills: [...s.refills.values()],
+    finished: [...s.finished],
+  }),
+  load: (snap: LedgerSnapshot): LedgerState => ({
+    meters: new Map(snap.meters),
+    batches: new Map(snap.batches.map((b) => [b.batchId, b])),
+    batchByRequest: new Map(snap.batches.map((b) => [b.requestId, b.batchId])),
+    refills: new Map(snap.refills.map((r) => [r.requestId, r])),
+    finished: [...snap.finished],
+  }),
+};

@@ -1,0 +1,594 @@
+import type { Logger } from "pino";
+import { isTermhostError, TermhostError } from "../errors/errors.js";
+import { vendorAuthorization } from "./batch/authorize.js";
+import { newBatchId, refillTxnId } from "./batch/ids.js";
+import { Mutex } from "./batch/lock.js";
+import { BatchRunner } from "./batch/runner.js";
+import { type BatchView, batchView, type RefillView, refillView } from "./batch/views.js";
+import { PostageLedger } from "./ledger/ledger.js";
+import type { InsufficientProcedure, PieceSpec } from "./ledger/records.js";
+import { refillAlreadyApplied, resolvePendingPrints } from "./ledger/recovery.js";
+import type { RefillEntry } from "./ledger/state.js";
+import { type ConnectView, MeterDriver } from "./meter/meter-driver.js";
+import type { MeterProfile } from "./meter/profile.js";
+import type { Registers } from "./protocol/index.js";
+import type { MeterLinkOptions } from "./transport/meter-link.js";
+import type { MeterTransport } from "./transport/transport.js";
+
+export interface PostageServiceOptions {
+  journalPath: string;
+  meters: Array<{ profile: MeterProfile; transport: MeterTransport; link?: Partial<MeterLinkOptions> }>;
+  /** Vendor keys by meter name, for simulated meters: lets the daemon sign refills itself. */
+  vendorKeys?: Record<string, string>;
+  /** Events for every postage client: low funds. */
+  publish?: (topic: string, data: unknown) => void;
+  log?: Logger;
+  journalCompactAtBytes?: number;
+}
+
+export interface StartBatch {
+  meter: string;
+  pieces: PieceSpec[];
+  requestId: string;
+  onInsufficient: InsufficientProcedure;
+  waitTimeoutMs?: number | undefined;
+}
+
+export interface BatchSession {
+  /** Progress of this batch, for the client that started it. */
+  onProgress?: (view: BatchView) => void;
+  /** Registers a callback for the end of the client's session. */
+  onGone?: (fn: () => void) => void;
+}
+
+export interface RefillParams {
+  meter: string;
+  amount: number;
+  nextInspection: string;
+  requestId: string;
+  authorization?: string | undefined;
+  /** How long to wait for an interrupted refill to be finished after the meter is back. */
+  waitMs?: number;
+}
+
+interface Meter {
+  profile: MeterProfile;
+  driver: MeterDriver;
+  lock: Mutex;
+  /** Callbacks of batches waiting for funds. */
+  waiters: Set<() => void>;
+  lowFunds: boolean;
+}
+
+interface Waiting {
+  batchId: string;
+  requestId: string;
+  meter: string;
+  pieces: number;
+  cancel: () => void;
+}
+
+/**
+ * Postage for the daemon: the reservation ledger of every meter, their drivers, and the batch
+ * sessions. Every reservation change is journaled before it is acted on; every value-moving command
+ * has its transaction id journaled before it is sent.
+ */
+export class PostageService {
+  private readonly meters = new Map<string, Meter>();
+  private readonly runners = new Map<string, BatchRunner>();
+  private readonly progressListeners = new Map<string, (view: BatchView) => void>();
+  private readonly starting = new Map<string, Promise<BatchView>>();
+  private readonly waiting = new Map<string, Waiting>();
+  private stopStopping!: () => void;
+  private readonly stopping = new Promise<void>((r) => {
+    this.stopStopping = r;
+  });
+
+  private constructor(
+    readonly ledger: PostageLedger,
+    private readonly o: PostageServiceOptions,
+  ) {}
+
+  static async open(o: PostageServiceOptions): Promise<PostageService> {
+    const ledger = await PostageLedger.open({
+      path: o.journalPath,
+      ...(o.journalCompactAtBytes === undefined ? {} : { compactAtBytes: o.journalCompactAtBytes }),
+    });
+    const service = new PostageService(ledger, o);
+    await service.closeOrphansWithoutIntent();
+    for (const m of o.meters) service.addMeter(m);
+    return service;
+  }
+
+  get meterNames(): string[] {
+    return [...this.meters.keys()];
+  }
+
+  driver(name: string): MeterDriver {
+    return this.meter(name).driver;
+  }
+
+  start(): void {
+    for (const m of this.meters.values()) m.driver.start();
+  }
+
+  async stop(): Promise<void> {
+    this.stopStopping();
+    for (const w of this.waiting.values()) w.cancel();
+    await Promise.all([...this.meters.values()].map((m) => m.driver.stop()));
+    await this.ledger.close();
+  }
+
+  // --- balance ------------------------------------------------------------------------------
+
+  balance(name: string): {
+    meter: string;
+    currency: string;
+    connected: boolean;
+    balance: number;
+    reserved: number;
+    unreserved: number;
+    registers: Registers | null;
+  } {
+    const m = this.meter(name);
+    const funds = this.ledger.funds(name) ?? { balance: 0, reserved: 0, unreserved: 0 };
+    return {
+      meter: name,
+      currency: m.profile.currency,
+      connected: m.driver.ready,
+      ...funds,
+      registers: m.driver.registers ?? null,
+    };
+  }
+
+  // --- batches ------------------------------------------------------------------------------
+
+  startBatch(p: StartBatch, session: BatchSession = {}): Promise<BatchView> {
+    const m = this.meter(p.meter);
+    for (const piece of p.pieces)
+      if (piece.currency !== m.profile.currency)
+        throw new TermhostError(
+          "POSTAGE_CURRENCY_MISMATCH",
+          `meter ${p.meter} holds ${m.profile.currency}; a piece is in ${piece.currency}`,
+          { context: { meter: p.meter, meterCurrency: m.profile.currency, pieceCurrency: piece.currency } },
+        );
+    const existing = this.ledger.batchByRequest(p.requestId);
+    if (existing !== undefined) {
+      if (existing.meter !== p.meter || existing.requestedPieces !== p.pieces.length)
+        throw conflict(p.requestId);
+      return Promise.resolve(this.view(existing.batchId));
+    }
+    const inFlight = this.starting.get(p.requestId);
+    if (inFlight !== undefined) return inFlight;
+    const started = this.reserveAndRun(p, session).finally(() => this.starting.delete(p.requestId));
+    this.starting.set(p.requestId, started);
+    return started;
+  }
+
+  status(q: { batchId?: string | undefined; requestId?: string | undefined }): BatchView {
+    const batchId =
+      q.batchId ??
+      (q.requestId === undefined
+        ? undefined
+        : (this.ledger.batchByRequest(q.requestId)?.batchId ??
+          [...this.waiting.values()].find((w) => w.requestId === q.requestId)?.batchId));
+    if (batchId === undefined || (this.ledger.batch(batchId) === undefined && !this.waiting.has(batchId)))
+      throw new TermhostError("POSTAGE_BATCH_UNKNOWN", "no such batch", { context: { ...q } });
+    return this.view(batchId);
+  }
+
+  /** Resolves once the batch has ended, or after `timeoutMs` with its current state. */
+  async waitForEnd(batchId: string, timeoutMs: number): Promise<BatchView> {
+    const runner = this.runners.get(batchId);
+    if (runner !== undefined) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([runner.done, new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
+      clearTimeout(timer);
+    }
+    return this.view(batchId);
+  }
+
+  cancel(q: { batchId?: string | undefined; requestId?: string | undefined }): BatchView {
+    const view = this.status(q);
+    const waiting = this.waiting.get(view.batchId);
+    if (waiting !== undefined) waiting.cancel();
+    this.runners.get(view.batchId)?.feed({ type: "cancel" });
+    return this.view(view.batchId);
+  }
+
+  private async reserveAndRun(p: StartBatch, session: BatchSession): Promise<BatchView> {
+    const m = this.meter(p.meter);
+    if (this.ledger.funds(p.meter) === undefined) await m.driver.whenReady(p.waitTimeoutMs ?? 5000);
+    const batchId = newBatchId();
+    const deadline = Date.now() + (p.onInsufficient === "wait" ? (p.waitTimeoutMs ?? 30_000) : 0);
+    let cancelled = false;
+    let wake: () => void = () => undefined;
+    const waiter = (): void => wake();
+    try {
+      for (;;) {
+        const plan = await this.ledger.reserve({
+          batchId,
+          requestId: p.requestId,
+          meter: p.meter,
+          currency: m.profile.currency,
+          pieces: p.pieces,
+          onInsufficient: p.onInsufficient,
+        });
+        if (plan.kind === "reserve") break;
+        const remaining = deadline - Date.now();
+        if (p.onInsufficient !== "wait" || remaining <= 0 || cancelled)
+          throw new TermhostError(
+            "POSTAGE_INSUFFICIENT_FUNDS",
+            `meter ${p.meter}: unreserved funds ${plan.unreserved} do not cover ${plan.needed}`,
+            {
+              hint:
+                p.onInsufficient === "wait"
+                  ? "no refill freed enough funds in time; refill the meter or retry later"
+                  : "refill the meter, send fewer pieces, or ask for onInsufficient 'partial' or 'wait'",
+              context: {
+                meter: p.meter,
+                currency: m.profile.currency,
+                needed: plan.needed,
+                unreserved: plan.unreserved,
+                shortfall: plan.shortfall,
+                procedure: p.onInsufficient,
+                ...(cancelled ? { cancelled: true } : {}),
+              },
+            },
+          );
+        // Waits for funds: a refill or a released reservation wakes it; the deadline bounds it.
+        this.waiting.set(batchId, {
+          batchId,
+          requestId: p.requestId,
+          meter: p.meter,
+          pieces: p.pieces.length,
+          cancel: () => {
+            cancelled = true;
+            wake();
+          },
+        });
+        m.waiters.add(waiter);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, remaining);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        m.waiters.delete(waiter);
+      }
+    } finally {
+      m.waiters.delete(waiter);
+      this.waiting.delete(batchId);
+    }
+    if (session.onProgress !== undefined) this.progressListeners.set(batchId, session.onProgress);
+    const runner = this.newRunner(batchId, m);
+    session.onGone?.(() => {
+      this.progressListeners.delete(batchId);
+      runner.feed({ type: "clientGone" });
+    });
+    runner.start();
+    this.checkLowFunds(p.meter);
+    return this.view(batchId);
+  }
+
+  private newRunner(batchId: string, m: Meter): BatchRunner {
+    const runner = new BatchRunner(batchId, {
+      ledger: this.ledger,
+      driver: m.driver,
+      meterLock: m.lock,
+      log: this.o.log,
+      progress: (id) => this.progressed(id),
+      released: (meter) => this.fundsChanged(meter),
+      stopping: this.stopping,
+    });
+    this.runners.set(batchId, runner);
+    void runner.done.then(() => {
+      this.runners.delete(batchId);
+      this.progressListeners.delete(batchId);
+    });
+    return runner;
+  }
+
+  private view(batchId: string): BatchView {
+    const w = this.waiting.get(batchId);
+    const batch = this.ledger.batch(batchId);
+    if (batch === undefined && w !== undefined)
+      return {
+        batchId,
+        requestId: w.requestId,
+        meter: w.meter,
+        state: "waiting",
+        currency: this.meter(w.meter).profile.currency,
+        requestedPieces: w.pieces,
+        acceptedPieces: 0,
+        printedPieces: 0,
+        skippedPieces: 0,
+        reserved: 0,
+        consumed: 0,
+        remaining: 0,
+        released: 0,
+        reason: null,
+        indicia: [],
+      };
+    if (batch === undefined)
+      throw new TermhostError("POSTAGE_BATCH_UNKNOWN", "no such batch", { context: { batchId } });
+    return batchView(batch, this.runners.get(batchId)?.phase);
+  }
+
+  private progressed(batchId: string): void {
+    const listener = this.progressListeners.get(batchId);
+    if (listener !== undefined) listener(this.view(batchId));
+    const batch = this.ledger.batch(batchId);
+    if (batch !== undefined) this.checkLowFunds(batch.meter);
+  }
+
+  private fundsChanged(meter: string): void {
+    const m = this.meters.get(meter);
+    if (m === undefined) return;
+    for (const w of [...m.waiters]) w();
+    this.checkLowFunds(meter);
+  }
+
+  private checkLowFunds(meter: string): void {
+    const m = this.meters.get(meter);
+    const funds = this.ledger.funds(meter);
+    if (m === undefined || funds === undefined) return;
+    const low = funds.unreserved < m.profile.lowFundsThreshold;
+    if (low && !m.lowFunds)
+      this.o.publish?.("postage.lowFunds", {
+        meter,
+        currency: m.profile.currency,
+        ...funds,
+        threshold: m.profile.lowFundsThreshold,
+      });
+    m.lowFunds = low;
+  }
+
+  // --- refills ------------------------------------------------------------------------------
+
+  async refill(p: RefillParams): Promise<RefillView> {
+    const m = this.meter(p.meter);
+    const known = this.ledger.state.refills.get(p.requestId);
+    if (known !== undefined) {
+      if (known.meter !== p.meter || known.amount !== p.amount) throw conflict(p.requestId);
+      return this.refillOutcome(known, m, p.waitMs ?? 10_000);
+    }
+    await m.driver.whenReady(p.waitMs ?? 10_000);
+    const serial = m.driver.registers?.serial ?? this.ledger.state.meters.get(p.meter)?.serial;
+    if (serial === undefined)
+      throw new TermhostError("POSTAGE_METER_UNAVAILABLE", `meter ${p.meter} was never read`);
+    const txnId = refillTxnId(serial, p.requestId);
+    const fields = { txnId, amount: p.amount, nextInspection: p.nextInspection };
+    // This is where the value-increase engine takes over once it exists: it obtains the
+    // authorization, journals the restore record and sends; today the caller or the configured
+    // simulator vendor key supplies the authorization.
+    const authorization =
+      p.authorization ?? vendorAuthorization(this.o.vendorKeys?.[p.meter], serial, fields);
+    if (authorization === undefined)
+      throw new TermhostError(
+        "POSTAGE_REFILL_UNAUTHORIZED",
+        `refill of meter ${p.meter} needs a vendor authorization`,
+        {
+          hint: "obtain it from the meter vendor for this transaction id, amount and next inspection date",
+          context: { meter: p.meter, serial, txnId, amount: p.amount, nextInspection: p.nextInspection },
+        },
+      );
+    await m.lock.run(async () => {
+      if (this.ledger.state.refills.has(p.requestId)) return;
+      await this.ledger.write([
+        {
+          type: "refill.pending",
+          body: { requestId: p.requestId, meter: p.meter, ...fields, authorization },
+        },
+      ]);
+      await this.sendRefill(p.requestId, m);
+    });
+    const entry = this.ledger.state.refills.get(p.requestId) as RefillEntry;
+    return this.refillOutcome(entry, m, p.waitMs ?? 10_000);
+  }
+
+  private async refillOutcome(entry: RefillEntry, m: Meter, waitMs: number): Promise<RefillView> {
+    if (entry.state === "pending") await m.driver.whenReady(waitMs).catch(() => undefined);
+    const now = this.ledger.state.refills.get(entry.requestId) ?? entry;
+    if (now.state === "failed")
+      throw new TermhostError("POSTAGE_REFILL_FAILED", `refill refused: ${now.failure?.code ?? "unknown"}`, {
+        context: {
+          requestId: now.requestId,
+          meter: now.meter,
+          code: now.failure?.code,
+          reason: now.failure?.reason,
+        },
+      });
+    return refillView(now);
+  }
+
+  /** Sends a journaled refill; a refusal ends it failed, a lost line leaves it for the reconciliation. */
+  private async sendRefill(requestId: string, m: Meter, viaLink = false): Promise<void> {
+    const r = this.ledger.state.refills.get(requestId);
+    if (r === undefined || r.state !== "pending") return;
+    const request = {
+      txnId: r.txnId,
+      amount: r.amount,
+      nextInspection: r.nextInspection,
+      authorization: r.authorization,
+    };
+    let registers: Registers;
+    try {
+      registers = viaLink ? await m.driver.link.refill(request) : await m.driver.refill(request);
+    } catch (e) {
+      if (isTermhostError(e) && (e.code === "METER_REFUSED" || e.code === "METER_PAYLOAD_INVALID")) {
+        await this.ledger.write([
+          { type: "refill.failed", body: { requestId, code: e.code, reason: e.message.slice(0, 200) } },
+        ]);
+        return;
+      }
+      if (viaLink) throw e;
+      this.o.log?.warn({ requestId, err: e }, "refill interrupted; finished at the next reconnection");
+      return;
+    }
+    await this.refillApplied(requestId, registers);
+  }
+
+  private async refillApplied(requestId: string, r: Registers): Promise<void> {
+    await this.ledger.write([
+      {
+        type: "refill.applied",
+        body: {
+          requestId,
+          descendingAfter: r.descending,
+          controlTotalAfter: r.controlTotal,
+          ascendingAfter: r.ascending,
+          pieceCount: r.pieceCount,
+        },
+      },
+    ]);
+    const refill = this.ledger.state.refills.get(requestId);
+    if (refill !== undefined) this.fundsChanged(refill.meter);
+  }
+
+  // --- recovery -----------------------------------------------------------------------------
+
+  /** Batches left open by a previous run with no intent in flight: interrupted, their rest released. */
+  private async closeOrphansWithoutIntent(): Promise<void> {
+    for (const b of [...this.ledger.state.batches.values()])
+      if (b.outcome === null && b.pending === null)
+        await this.ledger.write([
+          {
+            type: "reservation.closed",
+            body: {
+              batchId: b.batchId,
+              outcome: "interrupted",
+              released: b.remaining,
+              reason: "daemon restarted",
+            },
+          },
+        ]);
+  }
+
+  /**
+   * At every (re)connection, before anything value-moving is sent: decides every open intent from
+   * the meter's last transaction, closes batches nobody runs any more, finishes pending refills, and
+   * aligns the balance mirror with the registers.
+   */
+  private async reconcile(name: string, view: ConnectView): Promise<void> {
+    const m = this.meter(name);
+    const { resolutions, pieceCountAgrees } = resolvePendingPrints(
+      this.ledger.state,
+      name,
+      view.registers,
+      view.last,
+    );
+    if (!pieceCountAgrees)
+      this.o.log?.warn(
+        {
+          meter: name,
+          mirror: this.ledger.state.meters.get(name)?.pieceCount,
+          meterPieces: view.registers.pieceCount,
+        },
+        "meter piece count differs from the ledger's",
+      );
+    for (const r of resolutions) {
+      const batch = this.ledger.batch(r.batchId);
+      const pending = batch?.pending;
+      if (batch === undefined || pending === null || pending === undefined) continue;
+      if (r.printed) {
+        const i = r.indicium;
+        await this.ledger.write([
+          {
+            type: "indicium.printed",
+            body: {
+              batchId: r.batchId,
+              pieceIndex: pending.pieceIndex,
+              txnId: i.txnId,
+              amount: i.amount,
+              sequence: i.sequence,
+              descendingAfter: i.descendingAfter,
+              date: i.date,
+              mac: i.mac,
+            },
+          },
+        ]);
+      } else if (!this.runners.has(r.batchId)) {
+        await this.ledger.write([
+          {
+            type: "print.voided",
+            body: {
+              batchId: r.batchId,
+              pieceIndex: pending.pieceIndex,
+              txnId: r.txnId,
+              reason: "not printed (meter's last transaction)",
+            },
+          },
+        ]);
+      }
+      if (!this.runners.has(r.batchId)) {
+        const b = this.ledger.batch(r.batchId);
+        if (b !== undefined && b.outcome === null)
+          await this.ledger.write([
+            {
+              type: "reservation.closed",
+              body: {
+                batchId: b.batchId,
+                outcome: "interrupted",
+                released: b.remaining,
+                reason: "daemon restarted",
+              },
+            },
+          ]);
+      }
+    }
+    let registers = view.registers;
+    for (const r of [...this.ledger.state.refills.values()]) {
+      if (r.meter !== name || r.state !== "pending") continue;
+      if (refillAlreadyApplied(r.txnId, view.last)) await this.refillApplied(r.requestId, registers);
+      else await this.sendRefill(r.requestId, m, true);
+      registers = await m.driver.readRegisters();
+    }
+    await this.ledger.synced(name, registers);
+    this.fundsChanged(name);
+  }
+
+  private addMeter(o: PostageServiceOptions["meters"][number]): void {
+    const name = o.profile.name;
+    const driver = new MeterDriver({
+      name,
+      transport: o.transport,
+      link: {
+        baudRate: o.profile.baudRate,
+        heartbeatMs: o.profile.heartbeatMs,
+        ...o.link,
+        ...(this.o.log === undefined ? {} : { log: this.o.log }),
+      },
+      reconcile: (view) => this.reconcile(name, view),
+      ...(this.o.log === undefined ? {} : { log: this.o.log }),
+    });
+    this.meters.set(name, {
+      profile: o.profile,
+      driver,
+      lock: new Mutex(),
+      waiters: new Set(),
+      lowFunds: false,
+    });
+  }
+
+  private meter(name: string): Meter {
+    const m = this.meters.get(name);
+    if (m === undefined)
+      throw new TermhostError("POSTAGE_METER_UNKNOWN", `no meter named '${name}'`, {
+        context: { meter: name, meters: [...this.meters.keys()] },
+      });
+    return m;
+  }
+}
+
+function conflict(requestId: string): TermhostError {
+  return new TermhostError(
+    "POSTAGE_REQUEST_CONFLICT",
+    `request id '${requestId}' was used for another request`,
+    {
+      hint: "use a new request id for a new request",
+      context: { requestId },
+    },
+  );
+}
