@@ -8,6 +8,8 @@ import { Command } from "commander";
 import { isTermhostError } from "../src/errors/errors.js";
 import { RpcClient } from "../src/jsonrpc/client.js";
 import { createLogger, LogLevel } from "../src/util/log.js";
+import { loadIssuerState } from "./issuer/issuer-config.js";
+import { startIssuerHost } from "./issuer/issuer-host.js";
 import { defaultSimControl, runKiosk } from "./kiosk.js";
 import { startMeterSimulator } from "./meter/meter-simulator.js";
 import { loadScenario } from "./scenario.js";
@@ -88,6 +90,27 @@ program
     process.on("SIGTERM", stop);
     process.on("SIGINT", stop);
     process.stdout.write(`ready ${opts.port}\n`);
+  });
+
+program
+  .command("issuer")
+  .description("run the issuer host simulator: authorizes loads over HTTP on loopback, keeps a ledger")
+  .requiredOption(
+    "--state <file>",
+    "issuer state file (JSON): master key, terminals and their tokens, ledger",
+  )
+  .option("--port <port>", "TCP port (0 picks a free one)", "0")
+  .option("--host <address>", "address to listen on", "127.0.0.1")
+  .action(async (opts: { state: string; port: string; host: string }) => {
+    const host = await startIssuerHost({
+      ...loadIssuerState(opts.state),
+      host: opts.host,
+      port: Number(opts.port),
+    });
+    const stop = (): void => void host.stop().then(() => process.exit(0));
+    process.on("SIGTERM", stop);
+    process.on("SIGINT", stop);
+    process.stdout.write(`ready ${host.url}\n`);
   });
 
 program.parseAsync(process.argv).catch((e: unknown) => {
