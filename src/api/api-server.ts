@@ -4,6 +4,7 @@ import { RpcServer } from "../jsonrpc/server.js";
 import type { EventHub } from "./events.js";
 import { type AdminServices, registerAdminMethods } from "./handlers/admin.js";
 import { registerEventMethods } from "./handlers/events.js";
+import { type PostageServices, registerPostageMethods } from "./handlers/postage.js";
 import { registerSystemMethods, type SystemServices } from "./handlers/system.js";
 import { registerValueMethods, type ValueServices } from "./handlers/value.js";
 import { AdminMethods } from "./schemas/admin.js";
@@ -16,13 +17,14 @@ export interface ApiLimits {
   rateLimit?: { perSecond: number; burst: number };
 }
 
-export type ApiServices = { log: Logger; events: EventHub } & SystemServices & ValueServices;
+export type ApiServices = { log: Logger; events: EventHub } & SystemServices & ValueServices & PostageServices;
 
 /** Registers every method both sockets serve; each domain adds its own line here. */
 function registerKioskMethods(server: RpcServer, services: ApiServices): void {
   registerSystemMethods(server, services);
   registerEventMethods(server, services.events);
   registerValueMethods(server, services);
+  registerPostageMethods(server, services);
 }
 
 /** The kiosk/POS socket. Technician methods are known here only to be refused with UNAUTHORIZED. */

@@ -7,6 +7,7 @@ import { formatZodIssues } from "../errors/zod-format.js";
 import { LogLevel } from "../util/log.js";
 import { projectRoot } from "../util/paths.js";
 import { defaultStateDir } from "./state-dir.js";
+import { PostageConfig } from "../postage/config.js";
 import { ValueConfig } from "./value-config.js";
 
 const FileMode = z
@@ -92,6 +93,7 @@ export const Config = z
     stateDir: z.string().min(1).default(defaultStateDir()),
     profiles: ProfilesConfig.prefault({}),
     value: ValueConfig.prefault({}),
+    postage: PostageConfig.prefault({}),
     api: ApiConfig.prefault({}),
     admin: AdminConfig.prefault({}),
     pcsc: PcscConfig.prefault({}),

@@ -9,6 +9,8 @@ import { resolveGroup } from "../api/socket-group.js";
 import type { RpcServer } from "../jsonrpc/server.js";
 import { loadProfiles } from "../pcsc/profiles/load.js";
 import { ReaderManager } from "../pcsc/reader-manager.js";
+import type { PostageService } from "../postage/postage-service.js";
+import { startPostage } from "../postage/start.js";
 import { productVersion } from "../util/version.js";
 import type { Config } from "./config.js";
 import { takeListenFds } from "./systemd/listen-fds.js";
@@ -31,6 +33,7 @@ export class Daemon {
   private admin: RpcServer | undefined;
   private unpublish: (() => void) | undefined;
   private value: ValueService | undefined;
+  private postage: PostageService | undefined;
   readonly readers: ReaderManager;
   readonly events: EventHub;
 
@@ -70,6 +73,13 @@ export class Daemon {
       this.log,
     );
     publishValueEvents(this.value.engine, this.events);
+    // The postage journal is recovered before any meter is opened.
+    this.postage = await startPostage(
+      this.config.postage,
+      { stateDir: this.config.stateDir, profilesDir: this.config.profiles.dir },
+      this.log,
+      (data) => this.events.publish("postage", data),
+    );
     this.readers.start();
     this.value.engine.start();
     const api = this.config.api;
@@ -88,6 +98,7 @@ export class Daemon {
       readers: this.readers,
       profiles,
       value: this.value.engine,
+      postage: this.postage,
     };
     const passed = this.options.sockets ?? this.socketsFromServiceManager();
     this.api = createApiServer(limits, services);
@@ -101,6 +112,7 @@ export class Daemon {
     await Promise.all([this.api?.close(), this.admin?.close()]);
     this.unpublish?.();
     await this.value?.close();
+    await this.postage?.stop();
     this.readers.stop();
   }
 

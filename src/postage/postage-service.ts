@@ -20,8 +20,8 @@ export interface PostageServiceOptions {
   meters: Array<{ profile: MeterProfile; transport: MeterTransport; link?: Partial<MeterLinkOptions> }>;
   /** Vendor keys by meter name, for simulated meters: lets the daemon sign refills itself. */
   vendorKeys?: Record<string, string>;
-  /** Events for every postage client: low funds. */
-  publish?: (topic: string, data: unknown) => void;
+  /** Events for every subscriber of the postage topic: batch progress, refills, low funds. */
+  publish?: (data: Record<string, unknown>) => void;
   log?: Logger;
   journalCompactAtBytes?: number;
 }
@@ -248,6 +248,7 @@ export class PostageService {
           },
         });
         m.waiters.add(waiter);
+        this.o.publish?.({ kind: "batch", ...this.view(batchId), indicia: undefined });
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, remaining);
           wake = () => {
@@ -317,8 +318,10 @@ export class PostageService {
   }
 
   private progressed(batchId: string): void {
-    const listener = this.progressListeners.get(batchId);
-    if (listener !== undefined) listener(this.view(batchId));
+    const view = this.view(batchId);
+    this.progressListeners.get(batchId)?.(view);
+    const { indicia: _, ...summary } = view;
+    this.o.publish?.({ kind: "batch", ...summary });
     const batch = this.ledger.batch(batchId);
     if (batch !== undefined) this.checkLowFunds(batch.meter);
   }
@@ -336,7 +339,8 @@ export class PostageService {
     if (m === undefined || funds === undefined) return;
     const low = funds.unreserved < m.profile.lowFundsThreshold;
     if (low && !m.lowFunds)
-      this.o.publish?.("postage.lowFunds", {
+      this.o.publish?.({
+        kind: "low-funds",
         meter,
         currency: m.profile.currency,
         ...funds,
@@ -444,7 +448,9 @@ export class PostageService {
       },
     ]);
     const refill = this.ledger.state.refills.get(requestId);
-    if (refill !== undefined) this.fundsChanged(refill.meter);
+    if (refill === undefined) return;
+    this.o.publish?.({ kind: "refill", ...refillView(refill) });
+    this.fundsChanged(refill.meter);
   }
 
   // --- recovery -----------------------------------------------------------------------------

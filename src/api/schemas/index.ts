@@ -1,5 +1,6 @@
 import { AdminMethods } from "./admin.js";
 import { EventsMethods } from "./events.js";
+import { PostageMethods } from "./postage.js";
 import { SystemMethods } from "./system.js";
 import { ValueMethods } from "./value.js";
 
@@ -13,6 +14,7 @@ export const ApiMethods = {
   ...SystemMethods,
   ...EventsMethods,
   ...ValueMethods,
+  ...PostageMethods,
 } as const;
 export type ApiMethodName = keyof typeof ApiMethods;
 
@@ -25,5 +27,6 @@ export type AdminSocketMethodName = keyof typeof AdminSocketMethods;
 
 export * from "./admin.js";
 export * from "./events.js";
+export * from "./postage.js";
 export * from "./system.js";
 export * from "./value.js";

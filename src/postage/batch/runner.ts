@@ -74,6 +74,7 @@ export class BatchRunner {
         const [next, effects] = batchStep(this.state, e);
         this.state = next;
         for (const effect of effects) await this.perform(effect);
+        if (next.phase === "closed") this.resolveDone();
       }
     } catch (e) {
       // The journal refused a record: nothing more is sent for this batch; a restart recovers it.
@@ -137,7 +138,6 @@ export class BatchRunner {
         await this.journalOrSuspend([{ type: "reservation.closed", body }]);
         this.events.unshift({ type: "closed" });
         this.ctx.released(batch.meter);
-        this.resolveDone();
         return;
       }
       case "progress":

@@ -1,0 +1,31 @@
+import { z } from "zod";
+import { MeterName } from "./ledger/records.js";
+
+const Key = z.string().regex(/^[0-9a-f]{32}$/, "16-byte key as lowercase hex");
+
+export const PostageMeterConfig = z
+  .object({
+    /** Name of a profile in <profiles.dir>/meters. */
+    profile: MeterName,
+    /** Overrides the profile's port (e.g. the host end of a simulator's pty pair). */
+    port: z.string().min(1).max(200).optional(),
+    baudRate: z.number().int().min(1200).max(4_000_000).optional(),
+    /** A simulated meter's vendor key: the daemon then signs refills itself. Never for a real meter. */
+    vendorKey: Key.optional(),
+  })
+  .strict();
+
+export const PostageConfig = z
+  .object({
+    /** Meters the daemon runs; none by default. */
+    meters: z.array(PostageMeterConfig).max(16).default([]),
+    /** The reservation journal; `<stateDir>/postage.journal` when absent. */
+    journalPath: z.string().min(1).optional(),
+    /** Line timers beyond the wire time (docs/meter-protocol.md); defaults suit a real meter. */
+    ackMarginMs: z.number().int().min(5).max(10_000).optional(),
+    responseMarginMs: z.number().int().min(10).max(60_000).optional(),
+    backoffInitialMs: z.number().int().min(5).max(10_000).optional(),
+    backoffMaxMs: z.number().int().min(10).max(60_000).optional(),
+  })
+  .strict();
+export type PostageConfig = z.infer<typeof PostageConfig>;
