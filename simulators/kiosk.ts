@@ -72,7 +72,12 @@ export async function runKiosk(opts: KioskOptions): Promise<void> {
     writeFileSync(
       configPath,
       JSON.stringify(
-        { logLevel: opts.logLevel, api: { socketPath: apiSocket }, pcsc: { socketPath: rig.pcscSocket } },
+        {
+          logLevel: opts.logLevel,
+          stateDir: join(stateDir, "daemon"),
+          api: { socketPath: apiSocket },
+          pcsc: { socketPath: rig.pcscSocket },
+        },
         null,
         2,
       ),

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
 import { waitUntil } from "../../src/util/wait.js";
@@ -20,11 +20,18 @@ export interface Pcscd {
 
 const VPCD_DRIVER = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so";
 
-/** vpcd names its slots "Virtual PCD NN SS" (reader entry, slot). */
+/**
+ * pcscd names a slot "FRIENDLYNAME 00 SS"; entries with one friendly name would collide, so the
+ * second and later entries are "Virtual PCD 2", "Virtual PCD 3", …
+ */
+function friendlyName(entry: number): string {
+  return entry === 0 ? "Virtual PCD" : `Virtual PCD ${entry + 1}`;
+}
+
 export function vpcdReaderNames(entries: number): string[] {
   const names: string[] = [];
   for (let e = 0; e < entries; e++) {
-    for (let s = 0; s < 2; s++) names.push(`Virtual PCD ${pad(e)} ${pad(s)}`);
+    for (let s = 0; s < 2; s++) names.push(`${friendlyName(e)} 00 ${pad(s)}`);
   }
   return names;
 }
@@ -44,9 +51,13 @@ export async function startPcscd(group: ProcessGroup, opts: PcscdOptions): Promi
   mkdirSync(runDir, { recursive: true });
   mkdirSync("/run/pcscd", { recursive: true });
   opts.vpcdPorts.forEach((port, i) => {
+    // The driver keeps its slots in globals: a second entry loading the same file would share
+    // (and break) the first one's, so every entry after the first loads its own copy.
+    const driver = i === 0 ? VPCD_DRIVER : join(opts.dir, `libifdvpcd-${i}.so`);
+    if (i > 0) copyFileSync(VPCD_DRIVER, driver);
     writeFileSync(
       join(confDir, `vpcd-${i}`),
-      `FRIENDLYNAME "Virtual PCD"\nDEVICENAME /dev/null:${port}\nLIBPATH ${VPCD_DRIVER}\nCHANNELID ${port}\n`,
+      `FRIENDLYNAME "${friendlyName(i)}"\nDEVICENAME /dev/null:${port}\nLIBPATH ${driver}\nCHANNELID ${port}\n`,
     );
   });
   const script = 'mount --bind "$1" /run/pcscd && exec pcscd --foreground --config "$2"';

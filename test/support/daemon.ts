@@ -19,6 +19,8 @@ export async function startDaemon(rig: Rig, overrides: Record<string, unknown> =
   const configPath = join(rig.dir, "termhostd.json");
   const config = {
     logLevel: "debug",
+    stateDir: join(rig.dir, "daemon-state"),
+    value: { retryMs: 300 },
     api: { socketPath },
     pcsc: { socketPath: rig.pcscSocket, retryMinMs: 50, retryMaxMs: 500 },
     ...overrides,

@@ -1,0 +1,73 @@
+import { TermhostError } from "../../errors/errors.js";
+import type { RpcServer } from "../../jsonrpc/server.js";
+import { currencyAlpha, currencyNumeric } from "../../purse/currency.js";
+import type { ValueEngine } from "../../purse/engine/engine.js";
+import type { ValueTx } from "../../purse/engine/records.js";
+import type { EventHub } from "../events.js";
+import { ValueMethods, type ValueTransaction } from "../schemas/value.js";
+
+export interface ValueServices {
+  value: ValueEngine;
+  events: EventHub;
+}
+
+export function transactionView(engine: ValueEngine, tx: ValueTx): ValueTransaction {
+  const final = tx.phase === "applied" || tx.phase === "failed";
+  return {
+    txId: tx.txId,
+    requestId: tx.requestId,
+    kind: tx.kind,
+    reader: tx.reader,
+    amount: tx.amount,
+    currency: currencyAlpha(tx.currency) ?? String(tx.currency),
+    state: final ? (tx.phase as "applied" | "failed") : engine.isRunning(tx.txId) ? "pending" : "restoring",
+    phase: tx.phase,
+    cardId: tx.cardId,
+    balanceAfter: tx.balanceAfter,
+    restored: tx.restored,
+    error: tx.error,
+    reversal: tx.reversal,
+    createdAt: tx.createdAt,
+    updatedAt: tx.updatedAt,
+  };
+}
+
+export function registerValueMethods(server: RpcServer, services: ValueServices): void {
+  const { value } = services;
+  const request = (p: { reader: string; amount: number; currency: string; requestId: string }) => ({
+    ...p,
+    currency: currencyNumeric(p.currency) ?? 0,
+  });
+  server.register("value.increase", ValueMethods["value.increase"], async (p) =>
+    transactionView(value, await value.increase(request(p))),
+  );
+  server.register("value.debit", ValueMethods["value.debit"], async (p) =>
+    transactionView(value, await value.debit(request(p))),
+  );
+  server.register("value.status", ValueMethods["value.status"], (p) => {
+    const q: { txId?: string; requestId?: string } = {};
+    if (p.txId !== undefined) q.txId = p.txId;
+    if (p.requestId !== undefined) q.requestId = p.requestId;
+    const tx = value.find(q);
+    if (tx === undefined) {
+      throw new TermhostError("TRANSACTION_NOT_FOUND", "no such value transaction", {
+        hint: "a requestId is known once value.increase or value.debit accepted it",
+        context: q,
+      });
+    }
+    return transactionView(value, tx);
+  });
+}
+
+/** Every journaled step on the `value` topic; interruptions and their settlement on `restore`. */
+export function publishValueEvents(engine: ValueEngine, hub: EventHub): void {
+  engine.on("transaction", (tx, step) =>
+    hub.publish("value", { step, transaction: transactionView(engine, tx) }),
+  );
+  engine.on("restore.pending", (tx) =>
+    hub.publish("restore", { kind: "restore.pending", transaction: transactionView(engine, tx) }),
+  );
+  engine.on("restore.completed", (tx) =>
+    hub.publish("restore", { kind: "restore.completed", transaction: transactionView(engine, tx) }),
+  );
+}

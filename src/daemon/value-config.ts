@@ -1,0 +1,42 @@
+import { z } from "zod";
+import { CURRENCY_CODES } from "../purse/currency.js";
+
+const Money = z.number().int().min(1).max(0x7fffffff);
+
+export const ValueConfig = z
+  .object({
+    /** Journal of value transactions (restore records); relative paths are inside stateDir. */
+    journal: z.string().min(1).default("value.journal"),
+    /** This terminal's id as the card and the authorizer see it: 8 bytes, hex. */
+    terminalId: z
+      .string()
+      .regex(/^[0-9a-fA-F]{16}$/, "expected 8 bytes of hex")
+      .default("5445524D30303031"),
+    currencies: z
+      .array(z.enum(CURRENCY_CODES as [string, ...string[]]))
+      .min(1)
+      .default(["EUR"]),
+    authorizer: z
+      .object({
+        kind: z.literal("sam"),
+        /** The SAM's reader; found by the SAM's card profile when absent. */
+        reader: z.string().min(1).optional(),
+      })
+      .strict()
+      .prefault({ kind: "sam" }),
+    limits: z
+      .object({
+        maxBalance: Money.default(100_000),
+        maxSingleLoad: Money.default(50_000),
+        maxSingleDebit: Money.default(50_000),
+        dailyLoadTotal: Money.default(1_000_000),
+      })
+      .strict()
+      .prefault({}),
+    /** How often open transactions and unreported reversals are retried without a card event. */
+    retryMs: z.number().int().min(100).max(600_000).default(2000),
+    /** Closed transactions stay answerable by requestId this long. */
+    retainClosedDays: z.number().int().min(1).max(3650).default(30),
+  })
+  .strict();
+export type ValueConfig = z.infer<typeof ValueConfig>;

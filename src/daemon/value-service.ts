@@ -1,0 +1,87 @@
+import { isAbsolute, join } from "node:path";
+import type { Logger } from "pino";
+import { SamAuthorizer } from "../authorize/sam.js";
+import { type Journal, openJournal } from "../journal/index.js";
+import { identifyCard } from "../pcsc/profiles/identify.js";
+import type { DeviceProfiles } from "../pcsc/profiles/load.js";
+import type { ReaderManager } from "../pcsc/reader-manager.js";
+import { currencyNumeric } from "../purse/currency.js";
+import { ValueEngine } from "../purse/engine/engine.js";
+import {
+  emptyValueState,
+  reduceValue,
+  type ValueRecords,
+  type ValueState,
+  ValueRecords as valueRecordTypes,
+  valueSnapshot,
+} from "../purse/engine/records.js";
+import { SAM_AID } from "../purse/messages/index.js";
+import type { ValueConfig } from "./value-config.js";
+
+export interface ValueService {
+  engine: ValueEngine;
+  journal: Journal<ValueRecords, ValueState, unknown>;
+  close(): Promise<void>;
+}
+
+/** The reader holding the SAM: the configured one, or the one whose card's profile is the SAM application. */
+function samLocator(
+  config: ValueConfig,
+  readers: ReaderManager,
+  profiles: DeviceProfiles,
+): () => string | undefined {
+  const samAid = SAM_AID.toString("hex");
+  return () => {
+    const present = readers.list().filter((r) => r.card === "present");
+    if (config.authorizer.reader !== undefined) {
+      return present.some((r) => r.name === config.authorizer.reader) ? config.authorizer.reader : undefined;
+    }
+    return present.find((r) => {
+      if (r.atr === null) return false;
+      const aid = identifyCard(Buffer.from(r.atr, "hex"), profiles.cards)?.application?.aid;
+      return aid !== undefined && aid.replace(/\s/g, "").toLowerCase() === samAid;
+    })?.name;
+  };
+}
+
+export async function startValueService(
+  config: ValueConfig,
+  stateDir: string,
+  readers: ReaderManager,
+  profiles: DeviceProfiles,
+  log: Logger,
+): Promise<ValueService> {
+  const path = isAbsolute(config.journal) ? config.journal : join(stateDir, config.journal);
+  const journal = await openJournal({
+    path,
+    types: valueRecordTypes,
+    initialState: emptyValueState,
+    reduce: reduceValue,
+    snapshot: valueSnapshot(config.retainClosedDays * 86_400_000),
+  });
+  log.info({ path, recovery: journal.recovery }, "value journal open");
+  const samReader = samLocator(config, readers, profiles);
+  const engine = new ValueEngine({
+    journal: journal as unknown as Journal<ValueRecords, ValueState, unknown>,
+    readers,
+    authorizer: new SamAuthorizer({
+      reader: samReader,
+      withCard: (reader, fn) => readers.withCard(reader, "exclusive", fn),
+    }),
+    samReader,
+    terminalId: Buffer.from(config.terminalId, "hex"),
+    currencies: config.currencies.map((c) => currencyNumeric(c) ?? 0),
+    limits: config.limits,
+    retryMs: config.retryMs,
+    log: log.child({ part: "value" }),
+  });
+  return {
+    engine,
+    journal: journal as unknown as Journal<ValueRecords, ValueState, unknown>,
+    close: async () => {
+      engine.stop();
+      await engine.idle();
+      await journal.close();
+    },
+  };
+}

@@ -1,0 +1,231 @@
+import { z } from "zod";
+import type { JournalRecord } from "../../journal/index.js";
+
+/**
+ * The value ledger's journal records. `value.authorized` is the restore record of claim 002 (C, E4):
+ * card id, counter, amount and the authorization, with the exact balance-increase message; it is
+ * durable before CREDIT leaves the host.
+ */
+const Hex8 = z.string().regex(/^[0-9a-f]{16}$/);
+const Money = z.number().int().min(0).max(0x7fffffff);
+const Counter = z.number().int().min(0).max(0xffffffff);
+const At = z.string();
+
+export const ValueMessage = z
+  .object({
+    counter: Counter,
+    amount: Money,
+    currency: z.number().int().min(1).max(999),
+    terminalId: Hex8,
+    /** S2 for a credit; absent for a debit. */
+    s2: Hex8.optional(),
+  })
+  .strict();
+export type ValueMessage = z.infer<typeof ValueMessage>;
+
+export const ValueRecords = {
+  "value.requested": z
+    .object({
+      txId: z.string(),
+      requestId: z.string(),
+      kind: z.enum(["load", "debit"]),
+      reader: z.string(),
+      amount: Money,
+      currency: z.number().int().min(1).max(999),
+      at: At,
+    })
+    .strict(),
+  /** The card is known and authentic; an authorization may be asked for from here on. */
+  "value.authorizing": z
+    .object({ txId: z.string(), cardId: Hex8, counter: Counter, balanceBefore: Money, at: At })
+    .strict(),
+  /** The restore record: what to resend, and the authorization to report if it never lands. */
+  "value.authorized": z
+    .object({ txId: z.string(), authorizationId: z.number().int().min(0), message: ValueMessage, at: At })
+    .strict(),
+  /** A debit's message, durable before DEBIT is sent. */
+  "value.debiting": z
+    .object({ txId: z.string(), cardId: Hex8, balanceBefore: Money, message: ValueMessage, at: At })
+    .strict(),
+  "value.applied": z
+    .object({
+      txId: z.string(),
+      balanceAfter: Money,
+      proof: Hex8,
+      restored: z.enum(["already-applied", "resent"]).nullable(),
+      at: At,
+    })
+    .strict(),
+  "value.failed": z
+    .object({
+      txId: z.string(),
+      code: z.string(),
+      message: z.string(),
+      reversal: z
+        .object({ authorizationId: z.number().int().min(0), reported: z.boolean() })
+        .strict()
+        .nullable(),
+      at: At,
+    })
+    .strict(),
+  "value.reversal-reported": z.object({ txId: z.string(), at: At }).strict(),
+} as const;
+export type ValueRecords = typeof ValueRecords;
+
+export type Phase = "requested" | "authorizing" | "authorized" | "debiting" | "applied" | "failed";
+
+export interface ValueTx {
+  txId: string;
+  requestId: string;
+  kind: "load" | "debit";
+  reader: string;
+  amount: number;
+  currency: number;
+  phase: Phase;
+  cardId: string | null;
+  counter: number | null;
+  balanceBefore: number | null;
+  authorizationId: number | null;
+  message: ValueMessage | null;
+  balanceAfter: number | null;
+  proof: string | null;
+  restored: "already-applied" | "resent" | null;
+  error: { code: string; message: string } | null;
+  reversal: { authorizationId: number; reported: boolean } | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ValueState {
+  txs: Map<string, ValueTx>;
+  byRequest: Map<string, string>;
+}
+
+export function emptyValueState(): ValueState {
+  return { txs: new Map(), byRequest: new Map() };
+}
+
+export function isOpen(tx: ValueTx): boolean {
+  return tx.phase !== "applied" && tx.phase !== "failed";
+}
+
+/** Rebuilds the ledger from committed records; the same function serves live appends and replay. */
+export function reduceValue(state: ValueState, r: JournalRecord<ValueRecords>): ValueState {
+  if (r.type === "value.requested") {
+    const b = r.body;
+    state.txs.set(b.txId, {
+      txId: b.txId,
+      requestId: b.requestId,
+      kind: b.kind,
+      reader: b.reader,
+      amount: b.amount,
+      currency: b.currency,
+      phase: "requested",
+      cardId: null,
+      counter: null,
+      balanceBefore: null,
+      authorizationId: null,
+      message: null,
+      balanceAfter: null,
+      proof: null,
+      restored: null,
+      error: null,
+      reversal: null,
+      createdAt: b.at,
+      updatedAt: b.at,
+    });
+    state.byRequest.set(b.requestId, b.txId);
+    return state;
+  }
+  const tx = state.txs.get(r.body.txId);
+  if (tx === undefined) return state;
+  tx.updatedAt = r.body.at;
+  switch (r.type) {
+    case "value.authorizing":
+      Object.assign(tx, {
+        phase: "authorizing",
+        cardId: r.body.cardId,
+        counter: r.body.counter,
+        balanceBefore: r.body.balanceBefore,
+      });
+      break;
+    case "value.authorized":
+      Object.assign(tx, {
+        phase: "authorized",
+        authorizationId: r.body.authorizationId,
+        message: r.body.message,
+      });
+      break;
+    case "value.debiting":
+      Object.assign(tx, {
+        phase: "debiting",
+        cardId: r.body.cardId,
+        counter: r.body.message.counter,
+        balanceBefore: r.body.balanceBefore,
+        message: r.body.message,
+      });
+      break;
+    case "value.applied":
+      Object.assign(tx, {
+        phase: "applied",
+        balanceAfter: r.body.balanceAfter,
+        proof: r.body.proof,
+        restored: r.body.restored,
+        error: null,
+      });
+      break;
+    case "value.failed":
+      Object.assign(tx, {
+        phase: "failed",
+        error: { code: r.body.code, message: r.body.message },
+        reversal: r.body.reversal,
+      });
+      break;
+    case "value.reversal-reported":
+      if (tx.reversal !== null) tx.reversal = { ...tx.reversal, reported: true };
+      break;
+  }
+  return state;
+}
+
+const TxSnapshot = z.object({
+  txId: z.string(),
+  requestId: z.string(),
+  kind: z.enum(["load", "debit"]),
+  reader: z.string(),
+  amount: Money,
+  currency: z.number().int(),
+  phase: z.enum(["requested", "authorizing", "authorized", "debiting", "applied", "failed"]),
+  cardId: Hex8.nullable(),
+  counter: Counter.nullable(),
+  balanceBefore: Money.nullable(),
+  authorizationId: z.number().int().nullable(),
+  message: ValueMessage.nullable(),
+  balanceAfter: Money.nullable(),
+  proof: Hex8.nullable(),
+  restored: z.enum(["already-applied", "resent"]).nullable(),
+  error: z.object({ code: z.string(), message: z.string() }).nullable(),
+  reversal: z.object({ authorizationId: z.number().int(), reported: z.boolean() }).nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+
+/**
+ * Compaction keeps open transactions and closed ones younger than `retainClosedMs`, so that a
+ * client resending a request id within that window still gets its transaction back.
+ */
+export const valueSnapshot = (retainClosedMs: number) => ({
+  schema: z.object({ txs: z.array(TxSnapshot) }),
+  save: (s: ValueState) => {
+    const cutoff = Date.now() - retainClosedMs;
+    return { txs: [...s.txs.values()].filter((tx) => isOpen(tx) || Date.parse(tx.updatedAt) >= cutoff) };
+  },
+  load: (snap: { txs: ValueTx[] }): ValueState => {
+    const state = emptyValueState();
+    for (const tx of snap.txs) {
+      state.txs.set(tx.txId, { ...tx });
+      state.byRequest.set(tx.requestId, tx.txId);
+    }
+    return state;
+  },
+});

@@ -1,0 +1,49 @@
+import type { TransactionRecord } from "../messages/index.js";
+import type { ValueTx } from "./records.js";
+
+/** What the card says about itself after re-insertion: READ LAST TRANSACTION, checked by AUTHENTICATE. */
+export interface CardFacts {
+  cardId: string;
+  /** The card's counter now: the last transaction's counter + 1. */
+  counter: number;
+  last: TransactionRecord | null;
+}
+
+export type RestoreDecision =
+  /** The card's log holds exactly our message: it landed before the interruption. */
+  | { kind: "applied"; balanceAfter: number; proof: Buffer }
+  /** The card is still at our counter: the message never landed; send it again, unchanged. */
+  | { kind: "resend" }
+  /** The card moved on without our message: the stored message can never land. */
+  | { kind: "stale"; reason: string }
+  /** Not this transaction's card. */
+  | { kind: "other-card" };
+
+/**
+ * Claim 002 (F): decides from the card's own record, never by guessing. A pure function so every
+ * branch is tested without a card.
+ */
+export function decideRestore(tx: ValueTx, card: CardFacts): RestoreDecision {
+  const m = tx.message;
+  if (tx.cardId !== card.cardId || m === null) return { kind: "other-card" };
+  const l = card.last;
+  const ours =
+    l !== null &&
+    l.counter === m.counter &&
+    l.amount === m.amount &&
+    l.currency === m.currency &&
+    l.terminalId.toString("hex") === m.terminalId &&
+    (tx.kind === "load" ? l.type === "credit" && l.s2.toString("hex") === m.s2 : l.type === "debit");
+  if (ours && l !== null) return { kind: "applied", balanceAfter: l.balanceAfter, proof: l.proof };
+  if (card.counter === m.counter) return { kind: "resend" };
+  if (card.counter < m.counter) {
+    return {
+      kind: "stale",
+      reason: `the card's counter ${card.counter} is behind the message's ${m.counter}`,
+    };
+  }
+  return {
+    kind: "stale",
+    reason: `the card moved on to counter ${card.counter} without this ${tx.kind === "load" ? "credit" : "debit"} (counter ${m.counter})`,
+  };
+}
