@@ -267,20 +267,23 @@ class IssuerHostSession implements AuthorizerSession {
   }
 }
 
-/** The issuer's refusal codes as the product's error codes. */
+/**
+ * The issuer's refusal codes as the product's error codes, the same ones the SAM authorizer uses for
+ * the same refusals, so the load engine treats both authorizers alike.
+ */
 function termhostCodeOf(issuerCode: string, status: number): ErrorCode {
   switch (issuerCode) {
     case "CARD_NOT_AUTHENTIC":
-    case "CARD_NOT_VERIFIED":
       return "CARD_NOT_AUTHENTIC";
     case "AUTHORIZATION_DECLINED":
     case "AUTHORIZATION_CONFLICT":
+    case "CARD_NOT_VERIFIED":
       return "AUTHORIZATION_DECLINED";
     case "AUTHORIZATION_APPLIED":
     case "AUTHORIZATION_REVERSED":
-      return "AUTHORIZATION_STATE_CONFLICT";
+      return "VALUE_REFUSED";
     case "AUTHORIZATION_NOT_FOUND":
-      return "AUTHORIZATION_NOT_FOUND";
+      return "TRANSACTION_NOT_FOUND";
     // The issuer lost the session (restart, expiry) or will not talk to this terminal: nothing was
     // decided, and a new session (or a fixed token) may succeed.
     case "SESSION_NOT_FOUND":

@@ -133,13 +133,11 @@ describe("issuer host authorizer: reversal and find", () => {
     const answer = await credit(card, first.init, 1000, first.auth);
     expect(
       await codeOf(authorizer.verifyCompletion(first.auth.authorizationId, answer.balanceAfter, answer.s3)),
-    ).toBe("AUTHORIZATION_STATE_CONFLICT");
+    ).toBe("VALUE_REFUSED");
 
     const { auth } = await load(authorizer, card, 500);
-    expect(await codeOf(authorizer.reportReversal(auth.authorizationId))).toBe(
-      "AUTHORIZATION_STATE_CONFLICT",
-    );
-    expect(await codeOf(authorizer.reportReversal(999))).toBe("AUTHORIZATION_NOT_FOUND");
+    expect(await codeOf(authorizer.reportReversal(auth.authorizationId))).toBe("VALUE_REFUSED");
+    expect(await codeOf(authorizer.reportReversal(999))).toBe("TRANSACTION_NOT_FOUND");
     expect(statuses()).toEqual(["reversed", "applied"]);
   });
 
@@ -156,7 +154,7 @@ describe("issuer host authorizer: reversal and find", () => {
     expect(await authorizer.find(CARD_ID, 6)).toBeUndefined();
     const other = authorizerFor(host, { terminalToken: OTHER_TOKEN });
     expect(await other.find(CARD_ID, 5)).toBeUndefined();
-    expect(await codeOf(other.reportReversal(auth.authorizationId))).toBe("AUTHORIZATION_NOT_FOUND");
+    expect(await codeOf(other.reportReversal(auth.authorizationId))).toBe("TRANSACTION_NOT_FOUND");
   });
 });
 
