@@ -4,15 +4,16 @@ SHELL := /bin/bash
 .ONESHELL:
 .DEFAULT_GOAL := help
 
-DEB_PACKAGES := pcscd libpcsclite-dev vsmartcard-vpcd pcsc-tools socat iproute2 util-linux procps
+DEB_PACKAGES := pcscd libpcsclite-dev vsmartcard-vpcd pcsc-tools socat iproute2 util-linux procps systemd
 NODE_BIN := node_modules/.bin
 
-.PHONY: help setup deps build run test lint bench clean
+.PHONY: help setup deps build run test lint bench install clean
 
 help:
 	@echo "make run    set up, build and start the daemon on a simulated kiosk"
 	@echo "make test   set up, build, lint and run the whole test suite"
 	@echo "make bench  run all benchmarks (B=NAME for one)"
+	@echo "make install PREFIX=/usr/local  install the daemon, CLI and systemd units"
 
 deps:
 	@bash scripts/setup-debian.sh $(DEB_PACKAGES)
@@ -38,6 +39,10 @@ test: build lint
 
 bench: build
 	bash scripts/run-bench.sh $(B)
+
+PREFIX ?= /usr/local
+install: build
+	DESTDIR="$(DESTDIR)" bash scripts/install.sh "$(PREFIX)"
 
 clean:
 	rm -rf dist node_modules/.install-stamp

@@ -17,7 +17,9 @@ export interface ApiLimits {
   rateLimit?: { perSecond: number; burst: number };
 }
 
-export type ApiServices = { log: Logger; events: EventHub } & SystemServices & ValueServices & PostageServices;
+export type ApiServices = { log: Logger; events: EventHub } & SystemServices &
+  ValueServices &
+  PostageServices;
 
 /** Registers every method both sockets serve; each domain adds its own line here. */
 function registerKioskMethods(server: RpcServer, services: ApiServices): void {

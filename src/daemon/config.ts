@@ -4,10 +4,10 @@ import { z } from "zod";
 import { defaultRuntimeDir } from "../api/paths.js";
 import { TermhostError } from "../errors/errors.js";
 import { formatZodIssues } from "../errors/zod-format.js";
+import { PostageConfig } from "../postage/config.js";
 import { LogLevel } from "../util/log.js";
 import { projectRoot } from "../util/paths.js";
 import { defaultStateDir } from "./state-dir.js";
-import { PostageConfig } from "../postage/config.js";
 import { ValueConfig } from "./value-config.js";
 
 const FileMode = z
