@@ -131,7 +131,10 @@ describe("SAM: authorizations and the ledger", () => {
       await terminal.authenticate();
       return terminal.initializeLoad(1000, EUR);
     })();
-    const forged = { ...init, s1: Buffer.from(init.s1).fill(0, 0, 1) };
+    // One bit off, so the forgery always differs from the genuine S1.
+    const s1 = Buffer.from(init.s1);
+    s1[0] = (s1[0] ?? 0) ^ 0x80;
+    const forged = { ...init, s1 };
     expect(samSend(buildIssueAuthorization({ amount: 1000, terminalId: TERMINAL, card: forged })).sw).toBe(
       PurseSW.MAC_INVALID,
     );
