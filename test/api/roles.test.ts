@@ -77,8 +77,15 @@ describe("roles by socket", () => {
     }
   });
 
-  it("serves every kiosk method and every admin method on admin.sock", async () => {
-    for (const name of [...Object.keys(ApiMethods), ...Object.keys(AdminMethods)]) {
+  it("serves every kiosk method on admin.sock as api.sock does, and every admin method", async () => {
+    // Both sockets are built from one registration list, so each kiosk method answers alike on both
+    // (a domain that is not configured may be absent from both).
+    for (const name of Object.keys(ApiMethods)) {
+      const onAdmin = errorCode(await rawCall(adminPath, name, {}));
+      expect(onAdmin, name).not.toBe("UNAUTHORIZED");
+      expect(onAdmin, name).toBe(errorCode(await rawCall(daemon.socketPath, name, {})));
+    }
+    for (const name of Object.keys(AdminMethods)) {
       const code = errorCode(await rawCall(adminPath, name, {}));
       expect(["UNAUTHORIZED", "METHOD_NOT_FOUND"], name).not.toContain(code);
     }

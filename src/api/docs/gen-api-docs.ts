@@ -7,13 +7,17 @@ import { readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { projectRoot } from "../../util/paths.js";
-import { AdminMethods, ApiMethods, Notifications } from "../schemas/index.js";
+import { AdminMethods, ApiMethods, ApiNotifications } from "../schemas/index.js";
 import { type ApiTables, renderApiSchema, renderMethodsMarkdown, spliceGenerated } from "./api-docs.js";
 
 export const REGENERATE_COMMAND =
   "node_modules/.bin/tsc -p tsconfig.build.json && node dist/src/api/docs/gen-api-docs.js";
 
-export const apiTables: ApiTables = { kiosk: ApiMethods, admin: AdminMethods, notifications: Notifications };
+export const apiTables: ApiTables = {
+  kiosk: ApiMethods,
+  admin: AdminMethods,
+  notifications: ApiNotifications,
+};
 
 /** What docs/api.md and docs/api.schema.json must hold, given the current hand-written text. */
 export function expectedDocs(root = projectRoot()): { markdown: string; schema: string } {

@@ -1,5 +1,5 @@
 import { AdminMethods } from "./admin.js";
-import { EventsMethods } from "./events.js";
+import { EventsMethods, Notifications } from "./events.js";
 import { PostageMethods } from "./postage.js";
 import { SystemMethods } from "./system.js";
 import { ValueMethods } from "./value.js";
@@ -17,6 +17,14 @@ export const ApiMethods = {
   ...PostageMethods,
 } as const;
 export type ApiMethodName = keyof typeof ApiMethods;
+
+/**
+ * Every notification the daemon sends (JSON-RPC requests without id), for the generated docs and the
+ * API's JSON Schema; a domain that sends its own (e.g. progress of a long call) adds its table here.
+ */
+export const ApiNotifications = {
+  ...Notifications,
+} as const;
 
 /** Everything the technician's socket serves. */
 export const AdminSocketMethods = {
