@@ -1,8 +1,9 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Logger } from "pino";
-import { type ApiLimits, createAdminServer, createApiServer } from "../api/api-server.js";
+import { type ApiLimits, type ApiServices, createAdminServer, createApiServer } from "../api/api-server.js";
 import { EventHub } from "../api/events.js";
+import type { AdminServices } from "../api/handlers/admin.js";
 import { publishValueEvents } from "../api/handlers/value.js";
 import { publishReaderEvents } from "../api/reader-events.js";
 import { resolveGroup } from "../api/socket-group.js";
@@ -15,6 +16,8 @@ import { productVersion } from "../util/version.js";
 import type { Config } from "./config.js";
 import { takeListenFds } from "./systemd/listen-fds.js";
 import { startValueService, type ValueService } from "./value-service.js";
+
+type DaemonServices = ApiServices & AdminServices;
 
 /** Sockets already listening, handed over by the service manager (socket activation). */
 export interface PassedSockets {
@@ -33,6 +36,7 @@ export class Daemon {
   private admin: RpcServer | undefined;
   private unpublish: (() => void) | undefined;
   private value: ValueService | undefined;
+  private services: DaemonServices | undefined;
   private postage: PostageService | undefined;
   readonly readers: ReaderManager;
   readonly events: EventHub;
@@ -90,7 +94,7 @@ export class Daemon {
       maxBufferedBytes: api.maxBufferedBytes,
       rateLimit: { perSecond: api.requestsPerSecond, burst: api.requestBurst },
     };
-    const services = {
+    const services: DaemonServices = {
       log: this.log,
       events: this.events,
       version: productVersion(),
@@ -100,6 +104,7 @@ export class Daemon {
       value: this.value.engine,
       postage: this.postage,
     };
+    this.services = services;
     const passed = this.options.sockets ?? this.socketsFromServiceManager();
     this.api = createApiServer(limits, services);
     this.admin = createAdminServer({ ...limits, maxConnections: this.config.admin.maxConnections }, services);
@@ -107,13 +112,50 @@ export class Daemon {
     await this.listen(this.admin, "admin", passed.admin, this.config.admin);
   }
 
+  /** The whole orderly stop, for callers without a service manager's deadline (tests, make run). */
   async stop(): Promise<void> {
     this.log.info("stopping");
-    await Promise.all([this.api?.close(), this.admin?.close()]);
-    this.unpublish?.();
-    await this.value?.close();
+    this.stopAccepting();
+    await this.drainInFlight(new AbortController().signal);
+    await this.closeStores();
+    this.closePcsc();
+    await this.closeSockets();
+  }
+
+  /** Shutdown step 1: no new value-moving work; reads and status keep being served. */
+  stopAccepting(): void {
+    this.value?.engine.refuseNew();
+  }
+
+  /** Step 2: exchanges in flight finish or reach a restorable state; abandoned when `signal` aborts. */
+  async drainInFlight(signal: AbortSignal): Promise<void> {
+    const aborted = new Promise<void>((resolve) =>
+      signal.addEventListener("abort", () => resolve(), { once: true }),
+    );
+    await Promise.race([this.value?.engine.idle(), aborted]);
+  }
+
+  /** Step 3: batches stop at an indicium boundary, journals flush and close. */
+  async closeStores(): Promise<void> {
     await this.postage?.stop();
+    await this.value?.close();
+  }
+
+  /** Step 4: PC/SC; the binding's close can hang in SCardCancel, so the context is dropped instead. */
+  closePcsc(): void {
+    this.unpublish?.();
     this.readers.stop();
+  }
+
+  async closeSockets(): Promise<void> {
+    await Promise.all([this.api?.close(), this.admin?.close()]);
+  }
+
+  /** SIGHUP: device profiles are read again; a bad set keeps the old one and says why. */
+  async reloadProfiles(): Promise<string> {
+    const profiles = await loadProfiles(this.config.profiles.dir);
+    if (this.services !== undefined) this.services.profiles = profiles;
+    return `profiles reloaded: ${profiles.cards.length} cards, ${profiles.readers.length} readers`;
   }
 
   private socketsFromServiceManager(): PassedSockets {

@@ -6,6 +6,9 @@ import { createLogger, LogLevel } from "../util/log.js";
 import { productVersion } from "../util/version.js";
 import { type Config, defaultConfig, loadConfigFile } from "./config.js";
 import { Daemon } from "./daemon.js";
+import { Notifier } from "./systemd/notify.js";
+import { ReloadHandler } from "./systemd/reload.js";
+import { SHUTDOWN_DEADLINE_MS, ShutdownCoordinator } from "./systemd/shutdown.js";
 
 const EXIT_CONFIG = 2;
 const EXIT_START = 1;
@@ -42,23 +45,57 @@ if (opts.printConfig === true) {
 }
 
 const log = createLogger("termhostd", config.logLevel);
+const notifier = Notifier.fromEnv({ onError: (e) => log.warn({ err: e }, "sd_notify failed") });
 const daemon = new Daemon(config, log);
-let stopping = false;
+
+const shutdown = new ShutdownCoordinator({
+  deadlineMs: SHUTDOWN_DEADLINE_MS,
+  onStep: (step) => log.info({ step: step.name, outcome: step.outcome, ms: step.elapsedMs }, "shutdown step"),
+})
+  .add({ name: "refuse new value requests", timeoutMs: 1000, stop: async () => daemon.stopAccepting() })
+  .add({ name: "finish in-flight exchanges", stop: ({ signal }) => daemon.drainInFlight(signal) })
+  .add({ name: "close journals", reserveMs: 3000, stop: () => daemon.closeStores() })
+  .add({ name: "close PC/SC", timeoutMs: 2000, reserveMs: 2000, stop: async () => daemon.closePcsc() })
+  .add({ name: "close sockets", timeoutMs: 1000, stop: () => daemon.closeSockets() });
+
 const stop = (signal: string): void => {
-  if (stopping) return;
-  stopping = true;
   log.info({ signal }, "signal received");
-  void daemon.stop().then(() => {
+  void (async () => {
+    await notifier.stopping("stopping");
+    const report = await shutdown.run();
+    await notifier.close();
+    log.info({ ok: report.ok, ms: report.elapsedMs, overran: report.overran }, "stopped");
     log.flush();
-    process.exit(0);
-  });
+    // A journal that did not close cleanly is recovered at the next start; say so in the exit code.
+    const journals = report.steps.find((s) => s.name === "close journals");
+    process.exit(journals?.outcome === "done" ? 0 : 1);
+  })();
 };
 process.on("SIGTERM", () => stop("SIGTERM"));
 process.on("SIGINT", () => stop("SIGINT"));
 
-daemon.start().catch((e: unknown) => {
-  log.fatal({ err: e }, "start-up failed");
-  process.stderr.write(`termhostd: ${isTermhostError(e) ? e.describe() : (e as Error).message}\n`);
-  log.flush();
-  process.exit(isTermhostError(e, "PROFILE_INVALID") ? EXIT_CONFIG : EXIT_START);
-});
+new ReloadHandler({
+  notifier,
+  reload: async () => {
+    const fresh = opts.config === undefined ? defaultConfig() : loadConfigFile(opts.config);
+    const level = opts.logLevel ?? fresh.logLevel;
+    log.level = level;
+    return `${await daemon.reloadProfiles()}; log level ${level}`;
+  },
+  onResult: (r) => log.info(r, "reload"),
+}).install();
+
+void (async () => {
+  try {
+    await notifier.status("recovering journals");
+    await daemon.start();
+    await notifier.ready("serving");
+    notifier.startWatchdog();
+  } catch (e) {
+    log.fatal({ err: e }, "start-up failed");
+    process.stderr.write(`termhostd: ${isTermhostError(e) ? e.describe() : (e as Error).message}\n`);
+    log.flush();
+    const configError = isTermhostError(e, "PROFILE_INVALID") || isTermhostError(e, "CONFIG_INVALID");
+    process.exit(configError ? EXIT_CONFIG : EXIT_START);
+  }
+})();

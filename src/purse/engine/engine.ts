@@ -67,6 +67,7 @@ export class ValueEngine extends EventEmitter<Events> {
   private readonly waitingBecause = new Map<string, { code: string; message: string }>();
   private retryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private refusing = false;
 
   constructor(private readonly o: ValueEngineOptions) {
     super();
@@ -82,8 +83,14 @@ export class ValueEngine extends EventEmitter<Events> {
     this.restoreEverywhere();
   }
 
+  /** Shutdown: new value requests are refused; transactions in flight go on to a settled or restorable state. */
+  refuseNew(): void {
+    this.refusing = true;
+  }
+
   stop(): void {
     this.stopped = true;
+    this.refusing = true;
     clearTimeout(this.retryTimer);
   }
 
@@ -129,6 +136,11 @@ export class ValueEngine extends EventEmitter<Events> {
       }
       await this.running.get(existing.txId);
       return this.view(existing.txId);
+    }
+    if (this.refusing) {
+      throw new TermhostError("BUSY", "the daemon is shutting down", {
+        hint: "retry when it is back; transactions already accepted are kept",
+      });
     }
     this.checkRequest(kind, req);
     if (this.busyReaders.has(req.reader)) {
