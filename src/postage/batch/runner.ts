@@ -1,6 +1,12 @@
 import type { Logger } from "pino";
 import { isTermhostError } from "../../errors/errors.js";
+import type { RecordInput } from "../../journal/index.js";
 import type { PostageLedger } from "../ledger/ledger.js";
+import type { LedgerRecords } from "../ledger/records.js";
+import type { BatchEntry } from "../ledger/state.js";
+
+type LedgerInput = RecordInput<LedgerRecords>;
+
 import type { MeterDriver } from "../meter/meter-driver.js";
 import { newPrintTxnId, todayUtc } from "./ids.js";
 import type { Mutex } from "./lock.js";
@@ -91,18 +97,12 @@ export class BatchRunner {
     if (batch === undefined) return;
     switch (effect.kind) {
       case "intend": {
-        const piece = batch.pieces[effect.pieceIndex];
-        if (piece === undefined) return;
-        const request = {
-          txnId: newPrintTxnId(),
-          amount: piece.amount,
-          date: todayUtc(),
-          mailClass: piece.class,
-          origin: piece.origin,
-        };
-        await this.journalOrSuspend([
-          { type: "print.intent", body: { batchId: this.batchId, pieceIndex: effect.pieceIndex, request } },
-        ]);
+        // Usually journaled already, in one write with the previous piece's indicium.
+        if (batch.pending?.pieceIndex !== effect.pieceIndex) {
+          const intent = this.intentRecord(effect.pieceIndex);
+          if (intent === undefined) return;
+          await ledger.write([intent]);
+        }
         this.events.unshift({ type: "intentJournaled" });
         return;
       }
@@ -115,17 +115,7 @@ export class BatchRunner {
       case "void": {
         const pending = batch.pending;
         if (pending === null) return;
-        await this.journalOrSuspend([
-          {
-            type: "print.voided",
-            body: {
-              batchId: this.batchId,
-              pieceIndex: pending.pieceIndex,
-              txnId: pending.request.txnId,
-              reason: effect.reason,
-            },
-          },
-        ]);
+        await ledger.write([this.voidRecord(pending, effect.reason)]);
         return;
       }
       case "close": {
@@ -135,7 +125,16 @@ export class BatchRunner {
           released: batch.remaining,
           ...(effect.reason === null ? {} : { reason: effect.reason }),
         };
-        await this.journalOrSuspend([{ type: "reservation.closed", body }]);
+        // An intent journaled ahead for a piece that will not be sent is voided with the close.
+        const pending = batch.pending;
+        await ledger.write(
+          pending === null
+            ? [{ type: "reservation.closed", body }]
+            : [
+                this.voidRecord(pending, effect.reason ?? effect.outcome),
+                { type: "reservation.closed", body },
+              ],
+        );
         this.events.unshift({ type: "closed" });
         this.ctx.released(batch.meter);
         return;
@@ -169,6 +168,11 @@ export class BatchRunner {
         );
         return { type: "linkLost" };
       }
+      // The next piece's intent goes in the same write: one durable write per indicium.
+      const nextIntent =
+        this.state.stop === null && pieceIndex + 1 < this.state.total
+          ? this.intentRecord(pieceIndex + 1)
+          : undefined;
       try {
         await ledger.write([
           {
@@ -184,6 +188,7 @@ export class BatchRunner {
               mac: indicium.mac,
             },
           },
+          ...(nextIntent === undefined ? [] : [nextIntent]),
         ]);
       } catch (e) {
         // Printed but not recorded: the reconciliation after the next reconnection records it.
@@ -209,7 +214,23 @@ export class BatchRunner {
     return { type: "linkUp" };
   }
 
-  private async journalOrSuspend(records: Parameters<PostageLedger["write"]>[0]): Promise<void> {
-    await this.ctx.ledger.write(records);
+  private intentRecord(pieceIndex: number): LedgerInput | undefined {
+    const piece = this.ctx.ledger.batch(this.batchId)?.pieces[pieceIndex];
+    if (piece === undefined) return undefined;
+    const request = {
+      txnId: newPrintTxnId(),
+      amount: piece.amount,
+      date: todayUtc(),
+      mailClass: piece.class,
+      origin: piece.origin,
+    };
+    return { type: "print.intent", body: { batchId: this.batchId, pieceIndex, request } };
+  }
+
+  private voidRecord(pending: NonNullable<BatchEntry["pending"]>, reason: string): LedgerInput {
+    return {
+      type: "print.voided",
+      body: { batchId: this.batchId, pieceIndex: pending.pieceIndex, txnId: pending.request.txnId, reason },
+    };
   }
 }
