@@ -24,6 +24,12 @@ export const PurseFaultSpec = z.union([
     })
     .strict(),
   z.object({ apdu: z.number().int().min(1) }).strict(),
+  z
+    .object({
+      forge: z.enum(["CREDIT", "DEBIT", "AUTHENTICATE", "INITIALIZE LOAD"]),
+      answer: z.enum(["bare-success", "bad-mac", "replayed-proof"]),
+    })
+    .strict(),
 ]);
 
 export const SelectCardSpec = z

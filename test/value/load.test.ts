@@ -188,4 +188,57 @@ describe("value.increase through real pcscd: authenticate, authorize, journal, c
     });
     expect(tooMuch).toMatchObject({ state: "failed", error: { code: "VALUE_REFUSED" } });
   });
+
+  async function settled(requestId: string): Promise<ValueTransaction> {
+    return waitUntil(
+      "the transaction to settle",
+      async () => {
+        const s = await status(requestId);
+        return s.state === "applied" || s.state === "failed" ? s : undefined;
+      },
+      10_000,
+      50,
+    );
+  }
+
+  it.each([
+    ["a bare 9000 to CREDIT", "CREDIT", "bare-success", "APDU_MALFORMED"],
+    ["a CREDIT answer whose S3 does not verify", "CREDIT", "bad-mac", "CARD_NOT_AUTHENTIC"],
+    ["a CREDIT answer replaying the previous S3", "CREDIT", "replayed-proof", "CARD_NOT_AUTHENTIC"],
+  ])(
+    "refuses %s from a counterfeit card: nothing credited, authorization reversed",
+    async (_what, forge, answer, code) => {
+      const before = cardFile(dir, CARD);
+      // Armed twice: the first answer, and the answer to the stored message sent again on restore.
+      await rig.control.call("card.tear", { slot: 0, fault: { forge, answer } });
+      await rig.control.call("card.tear", { slot: 0, fault: { forge, answer } });
+      const requestId = rid();
+      const first = await client.call("value.increase", { reader, amount: 400, currency: "EUR", requestId });
+      expect(first.state).not.toBe("applied");
+      const done = await settled(requestId);
+      expect(done).toMatchObject({ state: "failed", error: { code } });
+      expect(done.reversal).toMatchObject({ reported: true });
+      expect(cardFile(dir, CARD)).toEqual(expect.objectContaining(before));
+      const entry = samLedger(dir).find((e) => e.authorizationId === done.reversal?.authorizationId);
+      expect(entry).toMatchObject({ status: "reversed", amount: 400 });
+    },
+  );
+
+  it.each([
+    ["AUTHENTICATE", "CARD_NOT_AUTHENTIC"],
+    ["INITIALIZE LOAD", "CARD_NOT_AUTHENTIC"],
+  ])("refuses a forged MAC in %s before any authorization is issued", async (forge, code) => {
+    const before = cardFile(dir, CARD);
+    const ledgerBefore = samLedger(dir).length;
+    await rig.control.call("card.tear", { slot: 0, fault: { forge, answer: "bad-mac" } });
+    const tx = await client.call("value.increase", {
+      reader,
+      amount: 450,
+      currency: "EUR",
+      requestId: rid(),
+    });
+    expect(tx).toMatchObject({ state: "failed", error: { code }, reversal: null });
+    expect(cardFile(dir, CARD)).toEqual(expect.objectContaining(before));
+    expect(samLedger(dir)).toHaveLength(ledgerBefore);
+  });
 });

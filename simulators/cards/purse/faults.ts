@@ -14,8 +14,24 @@ export const TEAR_POINTS: readonly TearPoint[] = [
   "after-commit-before-response",
 ];
 
-/** A one-shot fault: tear at a point of the next matching command, or vanish at the n-th APDU from now (1 = next). */
-export type PurseFault = { command: ValueCommand; when: TearPoint } | { apdu: number };
+/**
+ * A forged answer, what a counterfeit card would try: a value command is not written, yet answered
+ * with a bare 9000 (no data), with a MAC that does not verify, or with the proof of the card's
+ * previous transaction; AUTHENTICATE and INITIALIZE LOAD answer with a MAC that does not verify.
+ */
+export type ForgedAnswer = "bare-success" | "bad-mac" | "replayed-proof";
+
+/** Commands whose answers a counterfeit card may forge. */
+export type ForgeableCommand = ValueCommand | "AUTHENTICATE" | "INITIALIZE LOAD";
+
+/**
+ * A one-shot fault: tear at a point of the next matching command, vanish at the n-th APDU from
+ * now (1 = next), or answer the next matching command with a forgery.
+ */
+export type PurseFault =
+  | { command: ValueCommand; when: TearPoint }
+  | { apdu: number }
+  | { forge: ForgeableCommand; answer: ForgedAnswer };
 
 export interface TearEvent {
   reason: TearPoint | "vanish";
@@ -25,14 +41,19 @@ export interface TearEvent {
   apdu: number;
 }
 
-type Armed = { command: ValueCommand; when: TearPoint } | { atApdu: number };
+type Armed =
+  | { command: ValueCommand; when: TearPoint }
+  | { atApdu: number }
+  | { forge: ForgeableCommand; answer: ForgedAnswer };
 
 /** The faults armed on one card; each fires once. */
 export class FaultPlan {
   private armed: Armed[] = [];
 
   arm(fault: PurseFault, apdusSoFar: number): void {
-    if ("apdu" in fault) {
+    if ("forge" in fault) {
+      this.armed.push({ ...fault });
+    } else if ("apdu" in fault) {
       if (!Number.isInteger(fault.apdu) || fault.apdu < 1)
         throw new RangeError("apdu must be a positive integer");
       this.armed.push({ atApdu: apdusSoFar + fault.apdu });
@@ -57,6 +78,15 @@ export class FaultPlan {
   /** Whether a command tears at this point. */
   takeTear(command: ValueCommand, when: TearPoint): boolean {
     return this.take((f) => "command" in f && f.command === command && f.when === when);
+  }
+
+  /** The forgery to answer this command with, if one is armed. */
+  takeForgery(command: ForgeableCommand): ForgedAnswer | undefined {
+    const i = this.armed.findIndex((f) => "forge" in f && f.forge === command);
+    const f = this.armed[i];
+    if (f === undefined || !("forge" in f)) return undefined;
+    this.armed.splice(i, 1);
+    return f.answer;
   }
 
   private take(match: (f: Armed) => boolean): boolean {

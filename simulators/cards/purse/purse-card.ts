@@ -5,7 +5,15 @@ import { serializeResponse } from "../../../src/pcsc/apdu/response.js";
 import { PURSE_AID, PurseSW, purseCardKey } from "../../../src/purse/messages/index.js";
 import type { SimCard } from "../sim-card.js";
 import { handlePurseApdu, type PurseSession } from "./commands.js";
-import { FaultPlan, type PurseFault, type TearEvent, type TearPoint, type ValueCommand } from "./faults.js";
+import {
+  FaultPlan,
+  type ForgeableCommand,
+  type ForgedAnswer,
+  type PurseFault,
+  type TearEvent,
+  type TearPoint,
+  type ValueCommand,
+} from "./faults.js";
 import { loadPurseState, type PurseState, savePurseState, serializePurseState } from "./state.js";
 
 /** ATR of device-profiles/cards/termhost-purse.json. */
@@ -121,10 +129,15 @@ export class PurseCard extends EventEmitter<{ tear: [TearEvent] }> implements Si
     if (this.tornBy !== undefined) return Buffer.alloc(0);
     this.apdus++;
     if (this.faults.takeVanish(this.apdus)) return this.tear({ reason: "vanish", apdu: this.apdus });
+    const previousProof = this.state.last?.proof;
     const outcome = handlePurseApdu(
       { aid: this.aid, key: this.key, state: this.state, session: this.session, random: this.random },
       command,
     );
+    const name = FORGEABLE.get(command[1] ?? 0);
+    const forgery = name === undefined ? undefined : this.faults.takeForgery(name);
+    // A forged answer is never written: the counterfeit only pretends.
+    if (forgery !== undefined) return forge(outcome.response, forgery, previousProof);
     if (outcome.kind === "reply") return outcome.response;
     return this.commit(outcome.command, outcome.next, outcome.response);
   }
@@ -154,4 +167,25 @@ export class PurseCard extends EventEmitter<{ tear: [TearEvent] }> implements Si
     this.emit("tear", event);
     return Buffer.alloc(0);
   }
+}
+
+const FORGEABLE: ReadonlyMap<number, ForgeableCommand> = new Map([
+  [0x88, "AUTHENTICATE"],
+  [0x50, "INITIALIZE LOAD"],
+  [0x52, "CREDIT"],
+  [0x54, "DEBIT"],
+] as const);
+
+/** The answer a counterfeit card gives: see `ForgedAnswer`. The MAC is the last 8 data bytes. */
+function forge(genuine: Buffer, answer: ForgedAnswer, previousProof: Buffer | undefined): Buffer {
+  if (answer === "bare-success") return serializeResponse({ data: Buffer.alloc(0), sw: PurseSW.OK });
+  const forged = Buffer.from(genuine);
+  if (forged.length < 10) return forged;
+  if (answer === "replayed-proof" && previousProof !== undefined) {
+    previousProof.copy(forged, forged.length - 10);
+    return forged;
+  }
+  const last = forged.length - 3;
+  forged[last] = (forged[last] ?? 0) ^ 0x01;
+  return forged;
 }

@@ -218,6 +218,12 @@ export class ValueEngine extends EventEmitter<Events> {
   }
 
   private async fail(txId: string, e: TermhostError, reversal: ValueTx["reversal"]): Promise<void> {
+    if (e.code === "CARD_NOT_AUTHENTIC" || e.code === "APDU_MALFORMED") {
+      this.o.log.error(
+        { txId, cardId: this.tx(txId).cardId, code: e.code, err: e.message },
+        "card answer refused: it does not verify; possible counterfeit card",
+      );
+    }
     await this.append({
       type: "value.failed",
       body: { txId, code: e.code, message: e.message, reversal, at: now() },
@@ -572,8 +578,9 @@ export class ValueEngine extends EventEmitter<Events> {
       }
     } catch (e) {
       const err = errorOf(e);
-      if (err.code === "CARD_NOT_AUTHENTIC") {
-        // The card's proof does not verify: it cannot be trusted to say whether value landed.
+      if (err.code === "CARD_NOT_AUTHENTIC" || err.code === "APDU_MALFORMED") {
+        // The card's answer does not verify (or is no answer, like a bare 9000): a card that
+        // cannot prove what it did is not asked again; its authorization is reported.
         await this.endWithReversal(txId, err);
         return;
       }
@@ -629,9 +636,9 @@ export class ValueEngine extends EventEmitter<Events> {
         await this.o.authorizer.reportReversal(tx.reversal.authorizationId);
         await this.append({ type: "value.reversal-reported", body: { txId: tx.txId, at: now() } });
       } catch (e) {
-        if (!isTermhostError(e, "AUTHORIZER_UNAVAILABLE"))
-          this.o.log.warn({ txId: tx.txId, err: e }, "reversal refused");
-        return;
+        if (isTermhostError(e, "AUTHORIZER_UNAVAILABLE")) return;
+        // Refused (e.g. the authorizer holds it as applied): a contradiction for a technician.
+        this.o.log.error({ txId: tx.txId, err: errorOf(e).message }, "the authorizer refused a reversal");
       }
     }
   }
