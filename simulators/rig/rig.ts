@@ -154,6 +154,12 @@ export class Rig {
     return this.group.stop(p);
   }
 
+  /** Kills a process of the rig (SIGKILL by default) and resolves once it is gone. */
+  async kill(p: TrackedProcess, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    this.group.kill(p, signal);
+    await p.exited;
+  }
+
   async stop(): Promise<void> {
     this.control.close();
     await this.group.stopAll();

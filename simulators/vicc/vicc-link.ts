@@ -44,6 +44,9 @@ export class ViccLink extends EventEmitter<{
     }
     const socket = this.socket;
     socket.setNoDelay(true);
+    // A card put in a slot is a fresh insertion, even if vpcd's presence poll missed the removal
+    // and never powers it up again: it starts from its non-volatile state, as after power-on.
+    card.powerOn();
     this.buffer = Buffer.alloc(0);
     socket.on("data", (chunk: Buffer) => {
       this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
@@ -75,6 +78,12 @@ export class ViccLink extends EventEmitter<{
         const payload = this.buffer.subarray(2, 2 + len);
         this.buffer = this.buffer.subarray(2 + len);
         const reply = await this.answer(card, payload);
+        if (reply !== undefined && reply.length === 0) {
+          // A card that does not answer is gone: vpcd is told by the connection closing, never by
+          // an empty frame, which it would wait on.
+          socket.destroy();
+          return;
+        }
         if (reply !== undefined && !socket.destroyed) socket.write(frame(reply));
       }
     } finally {

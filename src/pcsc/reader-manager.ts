@@ -1,4 +1,5 @@
 import { EventEmitter } from "node:events";
+import { statSync } from "node:fs";
 import type { Logger } from "pino";
 import { TermhostError } from "../errors/errors.js";
 import { fromPcscError } from "./pcsc-errors.js";
@@ -46,6 +47,11 @@ type Events = {
 
 export interface ReaderManagerOptions {
   log: Logger;
+  /** How often to check that pcscd is still the daemon the context was opened with. */
+  probeMs?: number;
+  /** A PC/SC call that takes longer than this fails instead of holding the reader forever. */
+  connectTimeoutMs?: number;
+  transmitTimeoutMs?: number;
   /** Back-off bounds for re-establishing the PC/SC context after pcscd goes away. */
   retryMinMs?: number;
   retryMaxMs?: number;
@@ -63,6 +69,9 @@ export class ReaderManager extends EventEmitter<Events> {
   private readonly readers = new Map<string, { view: ReaderView; native: NativeReader }>();
   private readonly queues = new Map<string, Promise<void>>();
   private retryTimer: NodeJS.Timeout | undefined;
+  private probeTimer: NodeJS.Timeout | undefined;
+  /** pcscd's socket as it was when the context opened: a new pcscd makes a new socket file. */
+  private serviceIdentity: string | undefined;
   private retryDelay: number;
   private stopped = false;
   private serviceState: ServiceState = "connecting";
@@ -75,6 +84,16 @@ export class ReaderManager extends EventEmitter<Events> {
 
   start(): void {
     this.connect();
+    // The client library can carry on against a restarted pcscd without reporting an error, on
+    // handles the new daemon does not know; a changed socket file is the reliable sign.
+    this.probeTimer = setInterval(() => this.probeService(), this.opts.probeMs ?? 1000);
+    this.probeTimer.unref();
+  }
+
+  private probeService(): void {
+    if (this.serviceState !== "up" || this.serviceIdentity === undefined) return;
+    const now = socketIdentity();
+    if (now !== this.serviceIdentity) this.fail(`pcscd was restarted (its socket ${pcscdSocket()} changed)`);
   }
 
   get state(): ServiceState {
@@ -128,35 +147,57 @@ export class ReaderManager extends EventEmitter<Events> {
       }
       const native = entry.native;
       const shareMode = access === "exclusive" ? native.SCARD_SHARE_EXCLUSIVE : native.SCARD_SHARE_SHARED;
-      const protocol = await new Promise<number>((resolve, reject) =>
-        native.connect({ share_mode: shareMode }, (err, p) =>
-          err ? reject(fromPcscError(err, reader, "connect")) : resolve(p),
+      const protocol = await deadline(
+        new Promise<number>((resolve, reject) =>
+          native.connect({ share_mode: shareMode }, (err, p) =>
+            err ? reject(fromPcscError(err, reader, "connect")) : resolve(p),
+          ),
         ),
+        this.opts.connectTimeoutMs ?? 10_000,
+        () => new TermhostError("READER_UNAVAILABLE", `connecting to the card in '${reader}' took too long`),
       );
+      let dead: TermhostError | undefined;
       const channel: CardChannel = {
         reader,
         protocol,
-        transmit: (apdu, maxResponseBytes = 258) =>
-          new Promise((resolve, reject) =>
-            native.transmit(apdu, maxResponseBytes, protocol, (err, data) => {
-              if (err) reject(fromPcscError(err, reader, "transmit"));
-              // A card that vanishes mid-APDU can surface as a "successful" transmit with no status
-              // word (seen with vpcd); no card ever answers that, so it counts as a pulled card.
-              else if (data.length < 2) reject(vanished(reader, data.length));
-              else resolve(data);
-            }),
-          ),
+        transmit: (apdu, maxResponseBytes = 258) => {
+          if (dead !== undefined) return Promise.reject(dead);
+          return deadline(
+            new Promise<Buffer>((resolve, reject) =>
+              native.transmit(apdu, maxResponseBytes, protocol, (err, data) => {
+                if (err) reject(fromPcscError(err, reader, "transmit"));
+                // A card that vanishes mid-APDU can surface as a "successful" transmit with no status
+                // word (seen with vpcd); no card ever answers that, so it counts as a pulled card.
+                else if (data.length < 2) reject(vanished(reader, data.length));
+                else resolve(data);
+              }),
+            ),
+            this.opts.transmitTimeoutMs ?? 15_000,
+            () => {
+              // The driver still holds the exchange: this channel is done, whatever comes back later.
+              dead = new TermhostError("CARD_REMOVED", `the card in '${reader}' did not answer in time`, {
+                hint: "re-insert the card so the transaction can be checked",
+                context: { reader },
+              });
+              return dead;
+            },
+          );
+        },
       };
       try {
         return await fn(channel);
       } finally {
-        await new Promise<void>((resolve) => {
-          if (!native.connected) {
-            resolve();
-            return;
-          }
-          native.disconnect(native.SCARD_LEAVE_CARD, () => resolve());
-        });
+        await deadline(
+          new Promise<void>((resolve) => {
+            if (!native.connected) {
+              resolve();
+              return;
+            }
+            native.disconnect(native.SCARD_LEAVE_CARD, () => resolve());
+          }),
+          2000,
+          () => new TermhostError("READER_UNAVAILABLE", "disconnect took too long"),
+        ).catch(() => {});
       }
     } finally {
       release();
@@ -171,6 +212,7 @@ export class ReaderManager extends EventEmitter<Events> {
   stop(): void {
     this.stopped = true;
     clearTimeout(this.retryTimer);
+    clearInterval(this.probeTimer);
     for (const r of this.readers.values()) detach(r.native);
     if (this.native !== undefined) detach(this.native);
     this.readers.clear();
@@ -180,6 +222,8 @@ export class ReaderManager extends EventEmitter<Events> {
     if (this.stopped) return;
     let native: NativePcsc;
     try {
+      const identity = socketIdentity();
+      this.serviceIdentity = identity === "missing" ? undefined : identity;
       native = (this.opts.open ?? openNativePcsc)();
     } catch (e) {
       this.fail(`cannot reach pcscd: ${(e as Error).message}`);
@@ -275,6 +319,28 @@ export class ReaderManager extends EventEmitter<Events> {
     if (card === "present") this.emit("card-inserted", { ...r.view });
     else if (prev.card === "present") this.emit("card-removed", { ...r.view });
   }
+}
+
+function pcscdSocket(): string {
+  return process.env.PCSCLITE_CSOCK_NAME ?? "/run/pcscd/pcscd.comm";
+}
+
+function socketIdentity(): string {
+  try {
+    const st = statSync(pcscdSocket());
+    return `${st.dev}:${st.ino}:${st.ctimeMs}`;
+  } catch {
+    return "missing";
+  }
+}
+
+/** `p`, or the error from `onTimeout` once `ms` have passed without it settling. */
+function deadline<T>(p: Promise<T>, ms: number, onTimeout: () => TermhostError): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
 function vanished(reader: string, length: number): TermhostError {

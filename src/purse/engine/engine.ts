@@ -502,7 +502,12 @@ export class ValueEngine extends EventEmitter<Events> {
   restoreOn(reader: string): void {
     if (this.stopped || reader === this.o.samReader()) return;
     const waiting = this.openTxs().filter((tx) => tx.phase === "authorized" || tx.phase === "debiting");
-    if (waiting.length === 0 || this.busyReaders.has(reader)) return;
+    if (waiting.length === 0) return;
+    if (this.busyReaders.has(reader)) {
+      this.o.log.debug({ reader }, "restore waits: the reader is busy");
+      return;
+    }
+    this.o.log.debug({ reader, waiting: waiting.map((tx) => tx.txId) }, "restore attempt");
     this.busyReaders.add(reader);
     const run = this.restoreCard(reader, waiting)
       .catch((e: unknown) =>
