@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { IssuerHostConfig } from "../authorize/issuer-host.js";
 import { CURRENCY_CODES } from "../purse/currency.js";
 
 const Money = z.number().int().min(1).max(0x7fffffff);
@@ -16,13 +17,18 @@ export const ValueConfig = z
       .array(z.enum(CURRENCY_CODES as [string, ...string[]]))
       .min(1)
       .default(["EUR"]),
+    /** Who authorizes loads: the SAM in a reader slot, or the issuer host over HTTPS. */
     authorizer: z
-      .object({
-        kind: z.literal("sam"),
-        /** The SAM's reader; found by the SAM's card profile when absent. */
-        reader: z.string().min(1).optional(),
-      })
-      .strict()
+      .discriminatedUnion("kind", [
+        z
+          .object({
+            kind: z.literal("sam"),
+            /** The SAM's reader; found by the SAM's card profile when absent. */
+            reader: z.string().min(1).optional(),
+          })
+          .strict(),
+        IssuerHostConfig.extend({ kind: z.literal("issuer") }).strict(),
+      ])
       .prefault({ kind: "sam" }),
     limits: z
       .object({

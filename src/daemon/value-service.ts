@@ -1,5 +1,6 @@
 import { isAbsolute, join } from "node:path";
 import type { Logger } from "pino";
+import { IssuerHostAuthorizer } from "../authorize/issuer-host.js";
 import { SamAuthorizer } from "../authorize/sam.js";
 import { type Journal, openJournal } from "../journal/index.js";
 import { identifyCard } from "../pcsc/profiles/identify.js";
@@ -33,15 +34,19 @@ function samLocator(
   const samAid = SAM_AID.toString("hex");
   return () => {
     const present = readers.list().filter((r) => r.card === "present");
-    if (config.authorizer.reader !== undefined) {
-      return present.some((r) => r.name === config.authorizer.reader) ? config.authorizer.reader : undefined;
-    }
+    const configured = config.authorizer.kind === "sam" ? config.authorizer.reader : undefined;
+    if (configured !== undefined) return present.some((r) => r.name === configured) ? configured : undefined;
     return present.find((r) => {
       if (r.atr === null) return false;
       const aid = identifyCard(Buffer.from(r.atr, "hex"), profiles.cards)?.application?.aid;
       return aid !== undefined && aid.replace(/\s/g, "").toLowerCase() === samAid;
     })?.name;
   };
+}
+
+function withoutKind<T extends { kind: string }>(c: T): Omit<T, "kind"> {
+  const { kind: _kind, ...rest } = c;
+  return rest;
 }
 
 export async function startValueService(
@@ -64,10 +69,13 @@ export async function startValueService(
   const engine = new ValueEngine({
     journal: journal as unknown as Journal<ValueRecords, ValueState, unknown>,
     readers,
-    authorizer: new SamAuthorizer({
-      reader: samReader,
-      withCard: (reader, fn) => readers.withCard(reader, "exclusive", fn),
-    }),
+    authorizer:
+      config.authorizer.kind === "issuer"
+        ? new IssuerHostAuthorizer(withoutKind(config.authorizer))
+        : new SamAuthorizer({
+            reader: samReader,
+            withCard: (reader, fn) => readers.withCard(reader, "exclusive", fn),
+          }),
     samReader,
     terminalId: Buffer.from(config.terminalId, "hex"),
     currencies: config.currencies.map((c) => currencyNumeric(c) ?? 0),

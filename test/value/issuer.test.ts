@@ -1,0 +1,89 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type IssuerHost, startIssuerHost } from "../../simulators/issuer/issuer-host.js";
+import { Rig } from "../../simulators/rig/rig.js";
+import type { TermhostClient } from "../../src/client/client.js";
+import { waitUntil } from "../../src/util/wait.js";
+import { startDaemon, type TestDaemon } from "../support/daemon.js";
+import { cardFile, purseSpec } from "./support.js";
+
+const CARD = "1111222233334444";
+const TERMINAL = "5445524D30303031";
+const TOKEN = "terminal-0001-token-for-tests";
+
+/** The same load with the issuer host over HTTP as the authorizer: no SAM in the terminal. */
+describe("value.increase authorized by the issuer host", () => {
+  let rig: Rig;
+  let issuer: IssuerHost;
+  let daemon: TestDaemon;
+  let client: TermhostClient;
+  let dir: string;
+  let reader: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "termhost-issuer-"));
+    issuer = await startIssuerHost({
+      ledgerPath: join(dir, "issuer-ledger.json"),
+      terminals: [{ terminalId: Buffer.from(TERMINAL, "hex"), token: TOKEN }],
+      host: "127.0.0.1",
+    });
+    rig = await Rig.start({
+      netns: "off",
+      slots: [{ card: purseSpec(dir, CARD), inserted: true }, { card: null }],
+    });
+    reader = rig.readerNames[0] as string;
+    daemon = await startDaemon(rig, {
+      value: {
+        retryMs: 300,
+        terminalId: TERMINAL,
+        authorizer: { kind: "issuer", url: issuer.url, terminalToken: TOKEN },
+      },
+    });
+    client = await daemon.client();
+    await waitUntil(
+      "the card",
+      async () => ((await client.status()).readers.some((r) => r.card === "present") ? true : undefined),
+      10_000,
+    );
+  });
+  afterAll(async () => {
+    client?.close();
+    await daemon?.stop();
+    await rig?.stop();
+    await issuer?.stop();
+  });
+
+  it("loads once, and the issuer's own ledger holds the authorization as applied", async () => {
+    const before = cardFile(dir, CARD);
+    const tx = await client.call("value.increase", {
+      reader,
+      amount: 777,
+      currency: "EUR",
+      requestId: "issuer-1",
+    });
+    expect(tx).toMatchObject({ state: "applied", balanceAfter: before.balance + 777 });
+    expect(cardFile(dir, CARD).balance).toBe(before.balance + 777);
+    expect(
+      issuer
+        .entries()
+        .filter((e) => e.status === "applied")
+        .map((e) => e.amount),
+    ).toEqual([777]);
+  });
+
+  it("a declining issuer fails the load with AUTHORIZATION_DECLINED and nothing credited", async () => {
+    const before = cardFile(dir, CARD);
+    issuer.setBehaviour({ decline: "all" });
+    const tx = await client.call("value.increase", {
+      reader,
+      amount: 50,
+      currency: "EUR",
+      requestId: "issuer-2",
+    });
+    issuer.setBehaviour({});
+    expect(tx).toMatchObject({ state: "failed", error: { code: "AUTHORIZATION_DECLINED" }, reversal: null });
+    expect(cardFile(dir, CARD)).toEqual(expect.objectContaining(before));
+  });
+});
