@@ -11,6 +11,7 @@ import { type CardSpec, DEFAULT_CARD, type Scenario } from "../scenario.js";
 import { createQuickackNamespace } from "./netns.js";
 import { type Pcscd, startPcscd } from "./pcscd.js";
 import { ProcessGroup, type TrackedProcess } from "./processes.js";
+import { type PtyPair, startPtyPair } from "./socat.js";
 
 export type RigMode = "netns-quickack" | "host-loopback";
 
@@ -152,6 +153,11 @@ export class Rig {
 
   stopProcess(p: TrackedProcess): Promise<void> {
     return this.group.stop(p);
+  }
+
+  /** A socat pty pair in the rig's folder, ended with the rig: a serial line for a meter. */
+  ptyPair(name: string): Promise<PtyPair> {
+    return startPtyPair(this.group, this.dir, name);
   }
 
   /** Kills a process of the rig (SIGKILL by default) and resolves once it is gone. */
