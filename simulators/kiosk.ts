@@ -1,9 +1,10 @@
-import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { defaultApiSocket, defaultRuntimeDir } from "../src/api/paths.js";
 import { TermhostClient } from "../src/client/client.js";
 import { builtEntry, projectRoot } from "../src/util/paths.js";
 import { waitUntil } from "../src/util/wait.js";
+import { freshMeterState, saveMeterState, TEST_VENDOR_KEY } from "./meter/state-file.js";
 import { Rig } from "./rig/rig.js";
 
 export interface KioskOptions {
@@ -12,6 +13,9 @@ export interface KioskOptions {
   socket?: string;
   logLevel: string;
 }
+
+/** The meter profile of the simulated kiosk (device-profiles/meters). */
+export const KIOSK_METER = "termhost simulated meter";
 
 /** The default control socket path that `termhost-sim insert|remove|status` uses. */
 export function defaultSimControl(): string {
@@ -62,6 +66,29 @@ export async function runKiosk(opts: KioskOptions): Promise<void> {
       { card: { kind: "sam", ledgerPath: join(stateDir, "sam-ledger.json") }, inserted: true },
     ],
   });
+  // A postage meter on a pty pair, its registers kept with the cards' state.
+  const meterLine = await rig.ptyPair("meter");
+  const meterState = join(stateDir, "meter-PM0001.json");
+  if (!existsSync(meterState)) {
+    const fresh = freshMeterState({ serial: "PM0001" });
+    saveMeterState(
+      meterState,
+      freshMeterState({
+        serial: "PM0001",
+        registers: { ...fresh.registers, descending: 10_000, controlTotal: 10_000, serial: "PM0001" },
+      }),
+    );
+  }
+  rig.spawn("meter", process.execPath, [
+    builtEntry("simulators/main.js"),
+    "meter",
+    "--port",
+    meterLine.devicePath,
+    "--state",
+    meterState,
+    "--baud",
+    "115200",
+  ]);
   mkdirSync(defaultRuntimeDir(), { recursive: true });
   rmSync(controlLink, { force: true });
   symlinkSync(rig.controlPath, controlLink);
@@ -77,6 +104,16 @@ export async function runKiosk(opts: KioskOptions): Promise<void> {
           stateDir: join(stateDir, "daemon"),
           api: { socketPath: apiSocket },
           pcsc: { socketPath: rig.pcscSocket },
+          postage: {
+            meters: [
+              {
+                profile: KIOSK_METER,
+                port: meterLine.hostPath,
+                baudRate: 115_200,
+                vendorKey: TEST_VENDOR_KEY,
+              },
+            ],
+          },
         },
         null,
         2,
@@ -103,7 +140,8 @@ export async function runKiosk(opts: KioskOptions): Promise<void> {
     "termhost simulated kiosk is running",
     `  card stack     private pcscd with ${rig.readerNames.join(", ")} (${rig.mode})`,
     `  cards          purse card (EUR) for ${rig.readerNames[0]}, not inserted; SAM in ${rig.readerNames[1]}`,
-    `  card state     ${stateDir}`,
+    `  postage meter  ${KIOSK_METER} (PM0001, 100.00 EUR) on ${meterLine.hostPath}`,
+    `  state          ${stateDir}`,
     `  simulator      ${controlLink}`,
     ...(opts.daemon
       ? [`  daemon API     ${apiSocket}`, `  daemon log     ${daemon?.logPath}`]
