@@ -153,6 +153,7 @@ export async function runKiosk(opts: KioskOptions): Promise<void> {
     "  npx termhost status",
     "  npx termhost-sim remove 0        # pull it again",
     "  npx termhost status --json",
+    "  node dist/examples/kiosk.js      # a kiosk app: load the card, print 3 indicia",
     "",
     "Ctrl-C stops everything.",
     "",
