@@ -25,6 +25,30 @@ describe("value.increase through real pcscd: authenticate, authorize, journal, c
   const status = async (requestId: string): Promise<ValueTransaction> =>
     client.call("value.status", { requestId }) as Promise<ValueTransaction>;
 
+  async function settled(requestId: string): Promise<ValueTransaction> {
+    return waitUntil(
+      "the transaction to settle",
+      async () => {
+        const s = await status(requestId);
+        return s.state === "applied" || s.state === "failed" ? s : undefined;
+      },
+      10_000,
+      50,
+    );
+  }
+
+  /** The torn card is out of the reader: once pcscd has seen it gone, put it back and wait for restore. */
+  async function reinsertAndSettle(requestId: string): Promise<ValueTransaction> {
+    await waitUntil(
+      "the reader to see the card gone",
+      async () =>
+        (await client.status()).readers.find((r) => r.name === reader)?.card === "absent" ? true : undefined,
+      5000,
+    );
+    await rig.insert(0);
+    return settled(requestId);
+  }
+
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "termhost-value-"));
     rig = await Rig.start({
@@ -117,22 +141,7 @@ describe("value.increase through real pcscd: authenticate, authorize, journal, c
     const tx = await client.call("value.increase", { reader, amount: 700, currency: "EUR", requestId });
     expect(tx).toMatchObject({ state: "restoring", phase: "authorized", error: { code: "CARD_REMOVED" } });
     expect(cardFile(dir, CARD).balance).toBe(before.balance + 700);
-    await waitUntil(
-      "the reader to see the card gone",
-      async () =>
-        (await client.status()).readers.find((r) => r.name === reader)?.card === "absent" ? true : undefined,
-      5000,
-    );
-    await rig.insert(0);
-    const done = await waitUntil(
-      "restore",
-      async () => {
-        const s = await status(requestId);
-        return s.state === "applied" ? s : undefined;
-      },
-      10_000,
-      50,
-    );
+    const done = await reinsertAndSettle(requestId);
     expect(done).toMatchObject({
       restored: "already-applied",
       balanceAfter: before.balance + 700,
@@ -153,22 +162,7 @@ describe("value.increase through real pcscd: authenticate, authorize, journal, c
     const tx = await client.call("value.increase", { reader, amount: 300, currency: "EUR", requestId });
     expect(tx.state).toBe("restoring");
     expect(cardFile(dir, CARD).balance).toBe(before.balance);
-    await waitUntil(
-      "the reader to see the card gone",
-      async () =>
-        (await client.status()).readers.find((r) => r.name === reader)?.card === "absent" ? true : undefined,
-      5000,
-    );
-    await rig.insert(0);
-    const done = await waitUntil(
-      "restore",
-      async () => {
-        const s = await status(requestId);
-        return s.state === "applied" ? s : undefined;
-      },
-      10_000,
-      50,
-    );
+    const done = await reinsertAndSettle(requestId);
     expect(done.restored).toBe("resent");
     expect(cardFile(dir, CARD)).toMatchObject({ balance: before.balance + 300, counter: before.counter + 1 });
   });
@@ -188,18 +182,6 @@ describe("value.increase through real pcscd: authenticate, authorize, journal, c
     });
     expect(tooMuch).toMatchObject({ state: "failed", error: { code: "VALUE_REFUSED" } });
   });
-
-  async function settled(requestId: string): Promise<ValueTransaction> {
-    return waitUntil(
-      "the transaction to settle",
-      async () => {
-        const s = await status(requestId);
-        return s.state === "applied" || s.state === "failed" ? s : undefined;
-      },
-      10_000,
-      50,
-    );
-  }
 
   it.each([
     ["a bare 9000 to CREDIT", "CREDIT", "bare-success", "APDU_MALFORMED"],
