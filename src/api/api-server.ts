@@ -5,6 +5,7 @@ import type { EventHub } from "./events.js";
 import { type AdminServices, registerAdminMethods } from "./handlers/admin.js";
 import { registerEventMethods } from "./handlers/events.js";
 import { type PostageServices, registerPostageMethods } from "./handlers/postage.js";
+import { registerScaleMethods, type ScaleServices } from "./handlers/scale.js";
 import { registerSystemMethods, type SystemServices } from "./handlers/system.js";
 import { registerValueMethods, type ValueServices } from "./handlers/value.js";
 import { AdminMethods } from "./schemas/admin.js";
@@ -19,7 +20,8 @@ export interface ApiLimits {
 
 export type ApiServices = { log: Logger; events: EventHub } & SystemServices &
   ValueServices &
-  PostageServices;
+  PostageServices &
+  ScaleServices;
 
 /** Registers every method both sockets serve; each domain adds its own line here. */
 function registerKioskMethods(server: RpcServer, services: ApiServices): void {
@@ -27,6 +29,7 @@ function registerKioskMethods(server: RpcServer, services: ApiServices): void {
   registerEventMethods(server, services.events);
   registerValueMethods(server, services);
   registerPostageMethods(server, services);
+  registerScaleMethods(server, services);
 }
 
 /** The kiosk/POS socket. Technician methods are known here only to be refused with UNAUTHORIZED. */

@@ -25,6 +25,7 @@ describe("graceful stop during value-moving work", () => {
   let dir: string;
   let reader: string;
   let overrides: Record<string, unknown>;
+  let printedSoFar = 0;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "termhost-sigterm-"));
@@ -57,9 +58,12 @@ describe("graceful stop during value-moving work", () => {
     await rig?.stop();
   });
 
-  async function stopAndTime(daemon: TestDaemon): Promise<{ code: number | null; ms: number }> {
+  async function stopAndTime(
+    daemon: TestDaemon,
+    signal: NodeJS.Signals = "SIGTERM",
+  ): Promise<{ code: number | null; ms: number }> {
     const t0 = Date.now();
-    process.kill(daemon.process.pid, "SIGTERM");
+    process.kill(daemon.process.pid, signal);
     const { code } = await daemon.process.exited;
     return { code, ms: Date.now() - t0 };
   }
@@ -113,61 +117,70 @@ describe("graceful stop during value-moving work", () => {
     await again.stop();
   });
 
-  it("a batch: exit 0 in time, and after restart the batch is ended with exact counts and the registers add up", async () => {
-    const daemon = await startDaemon(rig, overrides);
-    const client = await RpcClient.connect(daemon.socketPath);
-    await waitUntil(
-      "the meter",
-      async () =>
-        ((await client.call("postage.balance", { meter: METER })) as { connected: boolean }).connected ||
-        undefined,
-      15_000,
-    );
-    let printed = 0;
-    client.on("notification", (method) => {
-      if (method === "postage.batch.progress") printed++;
-    });
-    const pieces = Array.from({ length: 30 }, () => ({
-      amount: 55,
-      currency: "EUR",
-      class: 1,
-      origin: "10115",
-    }));
-    const batch = client
-      .call("postage.batch.start", { meter: METER, pieces, requestId: "term-batch" }, 60_000)
-      .catch((e: unknown) => e);
-    await waitUntil("two indicia printed", () => (printed >= 2 ? true : undefined), 20_000, 10);
-    const stopped = await stopAndTime(daemon);
-    await batch;
-    client.close();
-    expect(stopped.code).toBe(0);
-    expect(stopped.ms).toBeLessThan(20_000);
-
-    const again = await startDaemon(rig, overrides);
-    const c2 = await RpcClient.connect(again.socketPath);
-    const result = BatchResult.parse(
+  it.each(["SIGTERM", "SIGKILL"] as const)(
+    "a batch, %s: after restart the batch is ended with exact counts and the registers add up",
+    async (signal) => {
+      const daemon = await startDaemon(rig, overrides);
+      const client = await RpcClient.connect(daemon.socketPath);
       await waitUntil(
-        "the batch's final state",
-        async () => {
-          const b = (await c2
-            .call("postage.batch.status", { requestId: "term-batch" })
-            .catch(() => undefined)) as { state: string } | undefined;
-          return b !== undefined && ["completed", "interrupted", "cancelled", "failed"].includes(b.state)
-            ? b
-            : undefined;
-        },
-        20_000,
-        100,
-      ),
-    );
-    expect(["interrupted", "completed"]).toContain(result.state);
-    expect(result.printedPieces).toBeGreaterThanOrEqual(2);
-    expect(result.indicia).toHaveLength(result.printedPieces);
-    const r = meter.registers();
-    expect(r.ascending + r.descending).toBe(r.controlTotal);
-    expect(r.pieceCount).toBe(result.printedPieces);
-    expect(r.ascending).toBe(result.printedPieces * 55);
-    c2.close();
-    await again.stop();
-  });
+        "the meter",
+        async () =>
+          ((await client.call("postage.balance", { meter: METER })) as { connected: boolean }).connected ||
+          undefined,
+        15_000,
+      );
+      const requestId = `term-batch-${signal}`;
+      let printed = 0;
+      client.on("notification", (method) => {
+        if (method === "postage.batch.progress") printed++;
+      });
+      const pieces = Array.from({ length: 30 }, () => ({
+        amount: 55,
+        currency: "EUR",
+        class: 1,
+        origin: "10115",
+      }));
+      const batch = client
+        .call("postage.batch.start", { meter: METER, pieces, requestId }, 60_000)
+        .catch((e: unknown) => e);
+      await waitUntil("two indicia printed", () => (printed >= 2 ? true : undefined), 20_000, 10);
+      const stopped = await stopAndTime(daemon, signal);
+      await batch;
+      client.close();
+      // A graceful stop exits 0 within its deadline; a kill is the crash the journal must survive.
+      if (signal === "SIGTERM") {
+        expect(stopped.code).toBe(0);
+        expect(stopped.ms).toBeLessThan(20_000);
+      }
+
+      const again = await startDaemon(rig, overrides);
+      const c2 = await RpcClient.connect(again.socketPath);
+      const result = BatchResult.parse(
+        await waitUntil(
+          "the batch's final state",
+          async () => {
+            const b = (await c2.call("postage.batch.status", { requestId }).catch(() => undefined)) as
+              | { state: string }
+              | undefined;
+            return b !== undefined && ["completed", "interrupted", "cancelled", "failed"].includes(b.state)
+              ? b
+              : undefined;
+          },
+          20_000,
+          100,
+        ),
+      );
+      expect(["interrupted", "completed"]).toContain(result.state);
+      expect(result.printedPieces).toBeGreaterThanOrEqual(2);
+      expect(result.indicia).toHaveLength(result.printedPieces);
+      const r = meter.registers();
+      expect(r.ascending + r.descending).toBe(r.controlTotal);
+      // Counts accumulate over both runs of this test: the journal's batches must account for all.
+      printedSoFar += result.printedPieces;
+      expect(r.pieceCount).toBe(printedSoFar);
+      expect(r.ascending).toBe(printedSoFar * 55);
+      c2.close();
+      await again.stop();
+    },
+  );
 });

@@ -1,6 +1,7 @@
 import { AdminMethods } from "./admin.js";
 import { EventsMethods, Notifications } from "./events.js";
 import { PostageMethods } from "./postage.js";
+import { ScaleMethods } from "./scale.js";
 import { SystemMethods } from "./system.js";
 import { ValueMethods } from "./value.js";
 
@@ -15,6 +16,7 @@ export const ApiMethods = {
   ...EventsMethods,
   ...ValueMethods,
   ...PostageMethods,
+  ...ScaleMethods,
 } as const;
 export type ApiMethodName = keyof typeof ApiMethods;
 
@@ -36,5 +38,6 @@ export type AdminSocketMethodName = keyof typeof AdminSocketMethods;
 export * from "./admin.js";
 export * from "./events.js";
 export * from "./postage.js";
+export * from "./scale.js";
 export * from "./system.js";
 export * from "./value.js";
