@@ -12,6 +12,7 @@ import { loadIssuerState } from "./issuer/issuer-config.js";
 import { startIssuerHost } from "./issuer/issuer-host.js";
 import { defaultSimControl, runKiosk } from "./kiosk.js";
 import { startMeterSimulator } from "./meter/meter-simulator.js";
+import { addScaleCommands } from "./scale/cli.js";
 import { loadScenario } from "./scenario.js";
 import { SimServer } from "./sim-server.js";
 
@@ -112,6 +113,8 @@ program
     process.on("SIGINT", stop);
     process.stdout.write(`ready ${host.url}\n`);
   });
+
+addScaleCommands(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`termhost-sim: ${isTermhostError(e) ? e.describe() : (e as Error).message}\n`);

@@ -112,7 +112,15 @@ describe("EventHub", () => {
     await subscribe(slow, ["scale"]);
     await subscribe(fast, ["scale"]);
     slow.socket.pause();
-    const payload = { grams: 1, padding: "x".repeat(2000) };
+    const payload = {
+      kind: "weight" as const,
+      status: "stable" as const,
+      value: 1,
+      exponent: 0,
+      unit: "gram" as const,
+      text: "x".repeat(2000),
+      trusted: true,
+    };
     // Enough to fill the kernel's socket buffers, the daemon's small socket allowance and the queue.
     for (let i = 0; i < 5000 && open.hub.subscriberCount === 2; i++) {
       open.hub.publish("scale", payload);
@@ -130,14 +138,23 @@ describe("EventHub", () => {
     const seqs = slow.lines.slice(1, -1).map((l) => JSON.parse(l).params.seq as number);
     expect(seqs).toEqual(seqs.map((_, i) => i + 1));
     // The reader that kept up is still served.
-    open.hub.publish("scale", { grams: 2 });
+    const next = {
+      kind: "weight" as const,
+      status: "stable" as const,
+      value: 2,
+      exponent: 0,
+      unit: "gram" as const,
+      text: "2 g",
+      trusted: true,
+    };
+    open.hub.publish("scale", next);
     const fastCount = fast.lines.length;
     await waitUntil(
       "fast reader gets the next event",
       () => (fast.lines.length > fastCount ? true : undefined),
       5000,
     );
-    expect(JSON.parse(fast.lines.at(-1) as string).params.data).toEqual({ grams: 2 });
+    expect(JSON.parse(fast.lines.at(-1) as string).params.data).toEqual(next);
     fast.socket.destroy();
   });
 

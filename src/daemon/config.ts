@@ -7,6 +7,7 @@ import { formatZodIssues } from "../errors/zod-format.js";
 import { PostageConfig } from "../postage/config.js";
 import { LogLevel } from "../util/log.js";
 import { projectRoot } from "../util/paths.js";
+import { ScaleConfig } from "./scale-config.js";
 import { defaultStateDir } from "./state-dir.js";
 import { ValueConfig } from "./value-config.js";
 
@@ -94,6 +95,7 @@ export const Config = z
     profiles: ProfilesConfig.prefault({}),
     value: ValueConfig.prefault({}),
     postage: PostageConfig.prefault({}),
+    scale: ScaleConfig.prefault({}),
     api: ApiConfig.prefault({}),
     admin: AdminConfig.prefault({}),
     pcsc: PcscConfig.prefault({}),

@@ -1,17 +1,21 @@
 import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import type { Logger } from "pino";
 import { type ApiLimits, type ApiServices, createAdminServer, createApiServer } from "../api/api-server.js";
 import { EventHub } from "../api/events.js";
 import type { AdminServices } from "../api/handlers/admin.js";
+import { publishScaleEvents, type RateTables } from "../api/handlers/scale.js";
 import { publishValueEvents } from "../api/handlers/value.js";
 import { publishReaderEvents } from "../api/reader-events.js";
 import { resolveGroup } from "../api/socket-group.js";
+import { TermhostError } from "../errors/errors.js";
 import type { RpcServer } from "../jsonrpc/server.js";
 import { loadProfiles } from "../pcsc/profiles/load.js";
 import { ReaderManager } from "../pcsc/reader-manager.js";
 import type { PostageService } from "../postage/postage-service.js";
+import { loadRateTables } from "../postage/rating.js";
 import { startPostage } from "../postage/start.js";
+import { type ScaleRuntime, startScale } from "../scale/start.js";
 import { productVersion } from "../util/version.js";
 import type { Config } from "./config.js";
 import { takeListenFds } from "./systemd/listen-fds.js";
@@ -38,6 +42,8 @@ export class Daemon {
   private value: ValueService | undefined;
   private services: DaemonServices | undefined;
   private postage: PostageService | undefined;
+  private scale: ScaleRuntime | undefined;
+  private unpublishScale: (() => void) | undefined;
   readonly readers: ReaderManager;
   readonly events: EventHub;
 
@@ -84,6 +90,9 @@ export class Daemon {
       this.log,
       (data) => this.events.publish("postage", data),
     );
+    const rates = await this.loadRates();
+    this.scale = await this.startScale();
+    this.unpublishScale = publishScaleEvents(this.scale, this.events);
     this.readers.start();
     this.value.engine.start();
     const api = this.config.api;
@@ -103,6 +112,8 @@ export class Daemon {
       profiles,
       value: this.value.engine,
       postage: this.postage,
+      scale: this.scale,
+      rates,
     };
     this.services = services;
     const passed = this.options.sockets ?? this.socketsFromServiceManager();
@@ -139,6 +150,8 @@ export class Daemon {
   async closeStores(): Promise<void> {
     await this.postage?.stop();
     await this.value?.close();
+    this.unpublishScale?.();
+    await this.scale?.stop();
   }
 
   /** Step 4: PC/SC; the binding's close can hang in SCardCancel, so the context is dropped instead. */
@@ -156,6 +169,38 @@ export class Daemon {
     const profiles = await loadProfiles(this.config.profiles.dir);
     if (this.services !== undefined) this.services.profiles = profiles;
     return `profiles reloaded: ${profiles.cards.length} cards, ${profiles.readers.length} readers`;
+  }
+
+  /** Rate tables for `postage.rate`; a bad file stops start-up naming the file and the field. */
+  private async loadRates(): Promise<RateTables> {
+    const { rates } = this.config.scale;
+    const dir = rates.dir ?? join(this.config.profiles.dir, "rates");
+    const tables = await loadRateTables(dir);
+    if (rates.defaultTable !== undefined && !tables.some((t) => t.name === rates.defaultTable)) {
+      throw new TermhostError(
+        "CONFIG_INVALID",
+        `scale.rates.defaultTable: no rate table named '${rates.defaultTable}'`,
+        {
+          hint: `add it to ${dir} or fix the name`,
+          context: { defaultTable: rates.defaultTable, tables: tables.map((t) => t.name) },
+        },
+      );
+    }
+    this.log.info({ dir, tables: tables.length }, "rate tables loaded");
+    return { tables, defaultTable: rates.defaultTable };
+  }
+
+  private startScale(): Promise<ScaleRuntime | undefined> {
+    const s = this.config.scale;
+    return startScale(
+      {
+        transport: s.transport,
+        profilesDir: s.profilesDir ?? join(this.config.profiles.dir, "scales"),
+        reportTimeoutMs: s.reportTimeoutMs,
+        reconnect: { initialMs: s.reconnectInitialMs, maxMs: s.reconnectMaxMs },
+      },
+      this.log,
+    );
   }
 
   private socketsFromServiceManager(): PassedSockets {

@@ -98,7 +98,11 @@ describe("scale over a Unix socket", () => {
     sim.setWeight(250, { settleMs: 100 });
     expect(await service.read({ timeoutMs: 3000 })).toMatchObject({ status: "stable", text: "250 g" });
     await service.zero();
-    await waitUntil("the scale to get the zero command", () => (sim.received.length > 0 ? true : undefined), 3000);
+    await waitUntil(
+      "the scale to get the zero command",
+      () => (sim.received.length > 0 ? true : undefined),
+      3000,
+    );
     expect(sim.received.map((r) => r.toString("hex"))).toEqual(["0202"]);
     expect(await service.read({ timeoutMs: 3000 })).toMatchObject({ status: "stable_at_zero" });
     await server.unplug();

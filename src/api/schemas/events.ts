@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ScaleEventData } from "./scale.js";
 
 /**
  * Event topics. Each domain publishes to its own topic; a client subscribes to the topics it cares
@@ -35,7 +36,7 @@ export const EventTopicData = {
   value: z.record(z.string(), z.unknown()),
   restore: z.record(z.string(), z.unknown()),
   postage: z.record(z.string(), z.unknown()),
-  scale: z.record(z.string(), z.unknown()),
+  scale: ScaleEventData,
 } as const satisfies Record<EventTopic, z.ZodType>;
 export type EventData<T extends EventTopic> = z.input<(typeof EventTopicData)[T]>;
 
