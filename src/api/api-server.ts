@@ -5,6 +5,7 @@ import type { EventHub } from "./events.js";
 import { type AdminServices, registerAdminMethods } from "./handlers/admin.js";
 import { registerEventMethods } from "./handlers/events.js";
 import { type PostageServices, registerPostageMethods } from "./handlers/postage.js";
+import { registerRestoreMethods } from "./handlers/restore.js";
 import { registerScaleMethods, type ScaleServices } from "./handlers/scale.js";
 import { registerSystemMethods, type SystemServices } from "./handlers/system.js";
 import { registerValueMethods, type ValueServices } from "./handlers/value.js";
@@ -54,5 +55,6 @@ export function createAdminServer(limits: ApiLimits, services: ApiServices & Adm
   const server = new RpcServer({ log: services.log.child({ socket: "admin" }), ...limits });
   registerKioskMethods(server, services);
   registerAdminMethods(server, services);
+  registerRestoreMethods(server, services);
   return server;
 }

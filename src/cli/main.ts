@@ -1,56 +1,41 @@
 #!/usr/bin/env node
 /** termhost: the technician's CLI. */
-import { Command, CommanderError } from "commander";
-import { defaultApiSocket } from "../api/paths.js";
-import { TermhostClient } from "../client/client.js";
+import { CommanderError } from "commander";
 import { isTermhostError } from "../errors/errors.js";
-import { productVersion } from "../util/version.js";
+import { CliExit } from "./context.js";
 import { Exit, exitCodeFor } from "./exit-codes.js";
-import { formatStatus } from "./format.js";
+import { buildProgram } from "./program.js";
 
-interface GlobalOptions {
-  socket: string;
-  json: boolean;
-  timeout: string;
-}
+const { program, ctx } = buildProgram();
 
-const program = new Command("termhost")
-  .description("diagnose and drive a termhost kiosk daemon")
-  .version(productVersion())
-  .option("-s, --socket <path>", "the daemon's API socket (env TERMHOST_SOCKET)", defaultApiSocket())
-  .option("--json", "print the raw result as JSON, for scripts", false)
-  .option("--timeout <ms>", "how long to wait for the daemon's reply", "10000")
-  .exitOverride()
-  .showHelpAfterError();
-
-async function withClient<T>(fn: (c: TermhostClient, opts: GlobalOptions) => Promise<T>): Promise<void> {
-  const opts = program.opts<GlobalOptions>();
-  const client = await TermhostClient.connect({ socketPath: opts.socket, timeoutMs: Number(opts.timeout) });
-  try {
-    await fn(client, opts);
-  } finally {
-    client.close();
+function fail(
+  code: number,
+  e: { code?: string | undefined; message: string; hint?: string | undefined; describe?: () => string },
+): never {
+  if (ctx.json) {
+    process.stdout.write(
+      `${JSON.stringify({ error: { code: e.code ?? "FAILED", message: e.message, hint: e.hint ?? null } })}\n`,
+    );
   }
+  process.stderr.write(`termhost: ${e.describe?.() ?? e.message}\n`);
+  process.exit(code);
 }
 
 program
-  .command("status")
-  .description("daemon version and uptime, PC/SC state, readers and their cards")
-  .action(() =>
-    withClient(async (c, opts) => {
-      const s = await c.status();
-      process.stdout.write(opts.json ? `${JSON.stringify(s, null, 2)}\n` : `${formatStatus(s)}\n`);
-    }),
-  );
-
-program.parseAsync(process.argv).catch((e: unknown) => {
-  if (e instanceof CommanderError) {
-    process.exit(e.exitCode === 0 ? Exit.OK : Exit.USAGE);
-  }
-  if (isTermhostError(e)) {
-    process.stderr.write(`termhost: ${e.describe()}\n`);
-    process.exit(exitCodeFor(e.code));
-  }
-  process.stderr.write(`termhost: ${(e as Error).message}\n`);
-  process.exit(Exit.FAILED);
-});
+  .parseAsync(process.argv)
+  .then(() => process.exit(Exit.OK))
+  .catch((e: unknown) => {
+    if (e instanceof CliExit) {
+      if (e.message !== "") process.stderr.write(`termhost: ${e.message}\n`);
+      process.exit(e.exitCode);
+    }
+    if (e instanceof CommanderError) {
+      // Help and --version end with exit code 0; anything else commander refused is usage.
+      process.exit(e.exitCode === 0 ? Exit.OK : Exit.USAGE);
+    }
+    if (isTermhostError(e)) fail(exitCodeFor(e.code), e);
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === "ENOENT") fail(Exit.NOT_FOUND, err);
+    if (err.code === "EACCES" || err.code === "EPERM") fail(Exit.REFUSED, err);
+    fail(Exit.FAILED, err instanceof Error ? err : new Error(String(e)));
+  });

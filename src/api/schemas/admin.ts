@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { LogLevel } from "../../util/log.js";
+import { RestoreMethods } from "./restore.js";
 
 const Hex = z
   .string()
@@ -60,5 +61,6 @@ export const AdminMethods = {
       readers: z.array(ReaderRaw),
     }),
   },
+  ...RestoreMethods,
 } as const;
 export type AdminMethodName = keyof typeof AdminMethods;

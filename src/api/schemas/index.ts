@@ -38,6 +38,7 @@ export type AdminSocketMethodName = keyof typeof AdminSocketMethods;
 export * from "./admin.js";
 export * from "./events.js";
 export * from "./postage.js";
+export * from "./restore.js";
 export * from "./scale.js";
 export * from "./system.js";
 export * from "./value.js";

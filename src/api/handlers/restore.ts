@@ -1,0 +1,68 @@
+import { TermhostError } from "../../errors/errors.js";
+import type { RpcServer } from "../../jsonrpc/server.js";
+import type { ReaderManager } from "../../pcsc/reader-manager.js";
+import type { ValueEngine } from "../../purse/engine/engine.js";
+import { isOpen, type ValueTx } from "../../purse/engine/records.js";
+import { type RestoreEntry, RestoreMethods } from "../schemas/restore.js";
+import { transactionView } from "./value.js";
+
+export interface RestoreServices {
+  value: ValueEngine;
+  readers: ReaderManager;
+}
+
+function entry(engine: ValueEngine, tx: ValueTx): RestoreEntry {
+  return { ...transactionView(engine, tx), counter: tx.counter, authorizationId: tx.authorizationId };
+}
+
+export function registerRestoreMethods(server: RpcServer, services: RestoreServices): void {
+  const { value, readers } = services;
+
+  server.register("admin.restore.list", RestoreMethods["admin.restore.list"], (p) => {
+    const txs = [...value.state.txs.values()].filter((tx) => p.all || isOpen(tx));
+    txs.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+    return { transactions: txs.map((tx) => entry(value, tx)) };
+  });
+
+  server.register("admin.restore.retry", RestoreMethods["admin.restore.retry"], async (p) => {
+    const q: { txId?: string; requestId?: string } = {};
+    if (p.txId !== undefined) q.txId = p.txId;
+    if (p.requestId !== undefined) q.requestId = p.requestId;
+    const tx = value.find(q);
+    if (tx === undefined) {
+      throw new TermhostError("TRANSACTION_NOT_FOUND", "no such value transaction", {
+        hint: "`termhost restore list` shows the open ones",
+        context: q,
+      });
+    }
+    const asked: string[] = [];
+    if (isOpen(tx)) {
+      // The card may have moved to another reader: restore identifies it by its id, not by slot.
+      for (const r of readers.list()) {
+        if (r.card !== "present") continue;
+        value.restoreOn(r.name);
+        asked.push(r.name);
+      }
+    }
+    if (p.waitMs > 0) await closedOrTimeout(value, tx.txId, p.waitMs);
+    return { transaction: entry(value, value.find({ txId: tx.txId }) ?? tx), readers: asked };
+  });
+}
+
+/** Resolves when the transaction is closed or after `ms`, whichever is first; never rejects. */
+function closedOrTimeout(engine: ValueEngine, txId: string, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      engine.off("transaction", onStep);
+      resolve();
+    };
+    const onStep = (tx: ValueTx): void => {
+      if (tx.txId === txId && !isOpen(tx)) done();
+    };
+    const timer = setTimeout(done, ms);
+    engine.on("transaction", onStep);
+    const now = engine.find({ txId });
+    if (now === undefined || !isOpen(now)) done();
+  });
+}

@@ -1,0 +1,39 @@
+import { z } from "zod";
+import { RequestIdSchema, ValueTransaction } from "./value.js";
+
+/** A value transaction as a technician sees it: the client view plus the card facts restore works from. */
+export const RestoreEntry = ValueTransaction.extend({
+  /** The card's transaction counter the stored message is bound to; null before the card was read. */
+  counter: z.number().int().nullable(),
+  authorizationId: z.number().int().nullable(),
+});
+export type RestoreEntry = z.infer<typeof RestoreEntry>;
+
+const TxRef = z
+  .object({ txId: z.string().min(1).max(100).optional(), requestId: RequestIdSchema.optional() })
+  .strict();
+
+/** Technician's methods over the value journal's open transactions (admin socket only). */
+export const RestoreMethods = {
+  "admin.restore.list": {
+    description:
+      "value transactions waiting to be settled (pending or restoring); with `all`, closed ones still in the journal too, newest first",
+    params: z.object({ all: z.boolean().default(false) }).strict(),
+    result: z.object({ transactions: z.array(RestoreEntry) }),
+  },
+  "admin.restore.retry": {
+    description:
+      "asks restore to settle one open transaction now from every reader holding a card; with waitMs, waits up to that long for it to close",
+    params: TxRef.extend({ waitMs: z.number().int().min(0).max(120_000).default(0) })
+      .strict()
+      .refine(
+        (p) => (p.txId === undefined) !== (p.requestId === undefined),
+        "give exactly one of txId, requestId",
+      ),
+    result: z.object({
+      transaction: RestoreEntry,
+      /** Readers restore was asked to look at (cards present, the SAM's reader excluded by the engine). */
+      readers: z.array(z.string()),
+    }),
+  },
+} as const;
