@@ -6,6 +6,7 @@ import { builtEntry, projectRoot } from "../src/util/paths.js";
 import { waitUntil } from "../src/util/wait.js";
 import { freshMeterState, saveMeterState, TEST_VENDOR_KEY } from "./meter/state-file.js";
 import { Rig } from "./rig/rig.js";
+import { startKioskScale } from "./scale/kiosk-scale.js";
 
 export interface KioskOptions {
   daemon: boolean;
@@ -89,6 +90,7 @@ export async function runKiosk(opts: KioskOptions): Promise<void> {
     "--baud",
     "115200",
   ]);
+  const scale = await startKioskScale(rig);
   mkdirSync(defaultRuntimeDir(), { recursive: true });
   rmSync(controlLink, { force: true });
   symlinkSync(rig.controlPath, controlLink);
@@ -114,6 +116,7 @@ export async function runKiosk(opts: KioskOptions): Promise<void> {
               },
             ],
           },
+          scale: { transport: { kind: "socket", paths: [scale.socket] } },
         },
         null,
         2,
@@ -143,6 +146,7 @@ export async function runKiosk(opts: KioskOptions): Promise<void> {
     `  postage meter  ${KIOSK_METER} (PM0001, 100.00 EUR) on ${meterLine.hostPath}`,
     `  state          ${stateDir}`,
     `  simulator      ${controlLink}`,
+    `  postal scale   simulated, empty, on ${scale.socket}; control ${scale.controlLink}`,
     ...(opts.daemon
       ? [`  daemon API     ${apiSocket}`, `  daemon log     ${daemon?.logPath}`]
       : [`  PC/SC socket   PCSCLITE_CSOCK_NAME=${rig.pcscSocket}`]),
@@ -154,6 +158,8 @@ export async function runKiosk(opts: KioskOptions): Promise<void> {
     "  npx termhost-sim remove 0        # pull it again",
     "  npx termhost status --json",
     "  node dist/examples/kiosk.js      # a kiosk app: load the card, print 3 indicia",
+    "  npx termhost-sim scale-set 250   # put 250 g on the scale, then weigh it through the API:",
+    `  echo '{"jsonrpc":"2.0","id":1,"method":"scale.read","params":{}}' | socat - UNIX-CONNECT:${apiSocket}`,
     "",
     "Ctrl-C stops everything.",
     "",
@@ -170,6 +176,7 @@ export async function runKiosk(opts: KioskOptions): Promise<void> {
         if (daemon !== undefined) await rig.stopProcess(daemon);
         await rig.stop();
         rmSync(controlLink, { force: true });
+        scale.unlink();
         resolve();
       })();
     };
