@@ -1,0 +1,131 @@
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { openJournal } from "../../src/journal/index.js";
+import { emptyValueState, reduceValue, ValueRecords, valueSnapshot } from "../../src/purse/engine/records.js";
+import { jsonOf, runCli } from "../support/cli.js";
+
+const PURSE_ATR = "3B 8C 80 01 80 57 54 48 50 55 52 53 45 82 90 00 95";
+
+const valueJournal = (path: string) =>
+  openJournal({
+    path,
+    types: ValueRecords,
+    initialState: emptyValueState,
+    reduce: reduceValue,
+    snapshot: valueSnapshot(86_400_000),
+  });
+
+describe("offline commands: atr, profiles check, journal", () => {
+  let dir: string;
+  let journalPath: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "termhost-cli-offline-"));
+    journalPath = join(dir, "value.journal");
+    const j = await valueJournal(journalPath);
+    const at = new Date().toISOString();
+    const base = { kind: "load" as const, reader: "r0", amount: 100, currency: 978, at };
+    // Three writes, so that damage to the first is provably before the tail.
+    await j.append("value.requested", { txId: "vtx-1", requestId: "q1", ...base });
+    await j.append("value.failed", { txId: "vtx-1", code: "INTERRUPTED", message: "x", reversal: null, at });
+    await j.append("value.requested", { txId: "vtx-2", requestId: "q2", ...base });
+    await j.close();
+  });
+
+  it("atr explains a card's ATR and names its profile; a broken ATR is explained and exits 11", async () => {
+    const good = await runCli(["atr", ...PURSE_ATR.split(" ")]);
+    expect(good.code).toBe(0);
+    expect(good.stdout).toContain("T=0, T=1");
+    expect(good.stdout).toContain('"');
+    expect(good.stdout).toMatch(/profile\s+termhost purse/);
+    const json = jsonOf(await runCli(["--json", "atr", PURSE_ATR.replaceAll(" ", "")])) as Record<
+      string,
+      unknown
+    >;
+    expect(json).toMatchObject({ defect: null, protocols: [0, 1], profiles: ["termhost purse"], fi: 372 });
+    const badTck = await runCli(["atr", PURSE_ATR.replace(/95$/, "96")]);
+    expect(badTck.code).toBe(11);
+    expect(badTck.stdout).toContain("bad-tck");
+    const truncated = await runCli(["--json", "atr", "3B 8C 80"]);
+    expect(truncated.code).toBe(11);
+    expect(jsonOf(truncated)).toMatchObject({ defect: { reason: "truncated-interface-bytes" } });
+  });
+
+  it("profiles check passes the shipped set and names file and field of every bad profile", async () => {
+    const ok = await runCli(["profiles", "check"]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain("ok");
+    const bad = join(dir, "profiles");
+    mkdirSync(join(bad, "cards"), { recursive: true });
+    mkdirSync(join(bad, "meters"), { recursive: true });
+    writeFileSync(join(bad, "cards", "a.json"), JSON.stringify({ name: "a", atr: "3B 00", mask: "zz" }));
+    writeFileSync(join(bad, "meters", "m.json"), "{ not json");
+    const run = await runCli(["--json", "profiles", "check", bad]);
+    expect(run.code).toBe(11);
+    const r = jsonOf(run) as { problems: Array<{ file: string; problem: string }> };
+    expect(r.problems.some((p) => p.file.endsWith("cards/a.json") && p.problem.startsWith("mask"))).toBe(
+      true,
+    );
+    expect(r.problems.some((p) => p.file.endsWith("meters/m.json") && p.problem.includes("JSON"))).toBe(true);
+    const human = await runCli(["profiles", "check", bad]);
+    expect(human.stdout).toContain("cards/a.json: mask");
+  });
+
+  it("journal verify and inspect replay read-only; the daemon's lock is refused politely (exit 9)", async () => {
+    const before = readFileSync(journalPath);
+    const verify = await runCli(["--json", "journal", "verify", journalPath]);
+    expect(verify.code).toBe(0);
+    expect(jsonOf(verify)).toMatchObject({
+      kind: "value",
+      records: 3,
+      lastSeq: 3,
+      onOpen: "clean",
+      damage: null,
+    });
+    const inspect = await runCli(["journal", "inspect", "value", "--state-dir", dir]);
+    expect(inspect.code).toBe(0);
+    expect(inspect.stdout).toMatch(/2 transactions: 1 failed, 1 requested/);
+    expect(inspect.stdout).toContain("vtx-2");
+    expect(readFileSync(journalPath).equals(before)).toBe(true);
+
+    const held = await valueJournal(journalPath);
+    try {
+      const locked = await runCli(["journal", "verify", journalPath]);
+      expect(locked.code).toBe(9);
+      expect(locked.stderr).toContain("JOURNAL_LOCKED");
+      expect(locked.stderr).toContain("stop termhostd first");
+    } finally {
+      await held.close();
+    }
+    const missing = await runCli(["journal", "verify", join(dir, "value-none.journal")]);
+    expect(missing.code).toBe(7);
+  });
+
+  it("journal compact keeps the state; damage before the tail exits 10 with the salvage command; salvage recovers", async () => {
+    const copy = join(dir, "copy", "value.journal");
+    mkdirSync(join(dir, "copy"));
+    writeFileSync(copy, readFileSync(journalPath));
+    const compact = await runCli(["--json", "journal", "compact", copy]);
+    expect(compact.code).toBe(0);
+    expect(jsonOf(compact)).toMatchObject({ compaction: { snapshotSeq: 3 } });
+    expect(jsonOf(await runCli(["--json", "journal", "inspect", copy]))).toMatchObject({
+      snapshotSeq: 3,
+      summary: { transactions: 2 },
+    });
+
+    const damaged = join(dir, "damaged", "value.journal");
+    mkdirSync(join(dir, "damaged"));
+    const bytes = readFileSync(journalPath);
+    bytes[16 + 40] = (bytes[16 + 40] ?? 0) ^ 0x01;
+    writeFileSync(damaged, bytes);
+    const verify = await runCli(["journal", "verify", damaged]);
+    expect(verify.code).toBe(10);
+    expect(verify.stdout).toContain(`termhost journal salvage ${damaged}`);
+    const salvage = await runCli(["--json", "journal", "salvage", damaged]);
+    expect(salvage.code).toBe(0);
+    expect(jsonOf(salvage)).toMatchObject({ changed: true, damage: { kind: "middle" } });
+    expect((await runCli(["journal", "verify", damaged])).code).toBe(0);
+  });
+});
