@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Logger } from "pino";
 import { type ApiLimits, type ApiServices, createAdminServer, createApiServer } from "../api/api-server.js";
@@ -175,7 +175,8 @@ export class Daemon {
   private async loadRates(): Promise<RateTables> {
     const { rates } = this.config.scale;
     const dir = rates.dir ?? join(this.config.profiles.dir, "rates");
-    const tables = await loadRateTables(dir);
+    // The default folder may be absent from a trimmed install; a configured one must exist.
+    const tables = rates.dir === undefined && !existsSync(dir) ? [] : await loadRateTables(dir);
     if (rates.defaultTable !== undefined && !tables.some((t) => t.name === rates.defaultTable)) {
       throw new TermhostError(
         "CONFIG_INVALID",
@@ -196,6 +197,7 @@ export class Daemon {
       {
         transport: s.transport,
         profilesDir: s.profilesDir ?? join(this.config.profiles.dir, "scales"),
+        profilesDirOptional: s.profilesDir === undefined,
         reportTimeoutMs: s.reportTimeoutMs,
         reconnect: { initialMs: s.reconnectInitialMs, maxMs: s.reconnectMaxMs },
       },

@@ -1,4 +1,4 @@
-import { join } from "node:path";
+import { existsSync } from "node:fs";
 import type { Logger } from "pino";
 import { NodeHidEnumerator } from "./node-hid-transport.js";
 import { loadScaleProfiles } from "./profiles/load.js";
@@ -15,6 +15,8 @@ export interface ScaleStartOptions {
   transport: ScaleTransportChoice;
   /** Scale profiles; a bad file stops start-up. */
   profilesDir: string;
+  /** A missing `profilesDir` means no profiles (the default folder), rather than a start-up error. */
+  profilesDirOptional?: boolean;
   reportTimeoutMs: number;
   reconnect: { initialMs: number; maxMs: number };
 }
@@ -31,7 +33,10 @@ export interface ScaleRuntime {
 export async function startScale(options: ScaleStartOptions, log: Logger): Promise<ScaleRuntime | undefined> {
   const { transport } = options;
   if (transport.kind === "none") return undefined;
-  const profiles = await loadScaleProfiles(options.profilesDir);
+  const profiles =
+    options.profilesDirOptional === true && !existsSync(options.profilesDir)
+      ? []
+      : await loadScaleProfiles(options.profilesDir);
   const scaleLog = log.child({ part: "scale" });
   let enumerator: ScaleEnumerator;
   let linkStats = (): SocketLinkStats => ({ invalidFrames: 0, lastFrameError: null });
@@ -54,8 +59,4 @@ export async function startScale(options: ScaleStartOptions, log: Logger): Promi
   service.start();
   scaleLog.info({ transport: transport.kind, profiles: profiles.length }, "scale service started");
   return { transport: transport.kind, service, linkStats, stop: () => service.stop() };
-}
-
-export function defaultScaleProfilesDir(profilesDir: string): string {
-  return join(profilesDir, "scales");
 }
