@@ -11,6 +11,7 @@ import { createLogger, LogLevel } from "../src/util/log.js";
 import { loadIssuerState } from "./issuer/issuer-config.js";
 import { startIssuerHost } from "./issuer/issuer-host.js";
 import { defaultSimControl, runKiosk } from "./kiosk.js";
+import { meterControlServer } from "./meter/control.js";
 import { startMeterSimulator } from "./meter/meter-simulator.js";
 import { addScaleCommands } from "./scale/cli.js";
 import { loadScenario } from "./scenario.js";
@@ -79,7 +80,8 @@ program
   .requiredOption("--port <path>", "serial device to open")
   .requiredOption("--state <file>", "meter state file (JSON)")
   .option("--baud <rate>", "baud rate the output is paced to", "9600")
-  .action(async (opts: { port: string; state: string; baud: string }) => {
+  .option("--control <path>", "control socket (cut, restore, corrupt… see docs/hil.md)")
+  .action(async (opts: { port: string; state: string; baud: string; control?: string }) => {
     const log = createLogger("termhost-sim-meter", "info");
     const sim = await startMeterSimulator({
       port: opts.port,
@@ -87,7 +89,9 @@ program
       baudRate: Number(opts.baud),
       log,
     });
-    const stop = (): void => void sim.close().then(() => process.exit(0));
+    const rpc = opts.control === undefined ? undefined : meterControlServer(sim, log);
+    if (rpc !== undefined && opts.control !== undefined) await rpc.listenPath(opts.control, 0o600);
+    const stop = (): void => void Promise.all([sim.close(), rpc?.close()]).then(() => process.exit(0));
     process.on("SIGTERM", stop);
     process.on("SIGINT", stop);
     process.stdout.write(`ready ${opts.port}\n`);

@@ -7,6 +7,8 @@ import { SamCard } from "./cards/sam/sam-card.js";
 import { SelectCard } from "./cards/select-card.js";
 import type { SimCard } from "./cards/sim-card.js";
 import { ControlMethods, type SlotStatus } from "./control/methods.js";
+import { assertPlugged, recordSlot, registerSlotControls } from "./control/slot-controls.js";
+import type { ApduRecorder } from "./record/recorder.js";
 import { type CardSpec, type Scenario, SIMULATOR_MASTER_KEY_HEX } from "./scenario.js";
 import { ViccLink } from "./vicc/vicc-link.js";
 
@@ -17,6 +19,9 @@ interface Slot {
   card: SimCard | undefined;
   spec: CardSpec | undefined;
   apdus: number;
+  plugged: boolean;
+  insertedAtUnplug: boolean;
+  recorder: ApduRecorder | undefined;
 }
 
 function makeCard(spec: CardSpec): SimCard {
@@ -62,8 +67,12 @@ export class SimServer {
         card: s.card === undefined ? undefined : makeCard(s.card),
         spec: s.card,
         apdus: 0,
+        plugged: true,
+        insertedAtUnplug: false,
+        recorder: undefined,
       };
       link.on("apdu", () => slot.apdus++);
+      recordSlot(slot);
       // A torn card goes silent the way a pulled one does: the reader loses it mid-APDU.
       if (slot.card instanceof PurseCard) {
         slot.card.on("tear", (event) => {
@@ -89,6 +98,7 @@ export class SimServer {
       if (s.card === undefined) {
         throw new TermhostError("INVALID_PARAMS", `slot ${slot} has no card in the scenario`);
       }
+      assertPlugged(s);
       if (!s.link.connected) await s.link.insert(s.card);
       this.log.info({ slot }, "card inserted");
       return this.status(s);
@@ -107,6 +117,12 @@ export class SimServer {
       s.link.remove();
       this.log.info({ slot }, "card removed");
       return this.status(s);
+    });
+    registerSlotControls(this.rpc, {
+      slot: (i) => this.slot(i),
+      all: () => this.slots,
+      status: (s) => this.status(s as Slot),
+      log,
     });
   }
 
@@ -137,6 +153,7 @@ export class SimServer {
       port: s.port,
       card: s.spec?.kind ?? null,
       inserted: s.link.connected,
+      plugged: s.plugged,
       powered:
         s.card instanceof SelectCard || s.card instanceof PurseCard || s.card instanceof SamCard
           ? s.card.powered

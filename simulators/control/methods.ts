@@ -7,6 +7,8 @@ export const SlotStatus = z.object({
   port: z.number().int(),
   card: z.string().nullable(),
   inserted: z.boolean(),
+  /** False after reader.unplug until reader.replug. */
+  plugged: z.boolean(),
   powered: z.boolean(),
   apdus: z.number().int(),
 });
