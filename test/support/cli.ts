@@ -7,14 +7,19 @@ export interface CliRun {
   stderr: string;
 }
 
+export interface CliOptions {
+  input?: string;
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+  /** Called with everything written to stderr so far, after each chunk (to wait for a line). */
+  onStderr?: (stderr: string) => void;
+}
+
 /**
  * Runs the compiled `termhost` as a technician would, with colours off unless asked for
  * (NO_COLOR is honoured by the CLI; tests are not a terminal anyway).
  */
-export function runCli(
-  args: string[],
-  options: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
-): Promise<CliRun> {
+export function runCli(args: string[], options: CliOptions = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     // The test runner's own socket settings must not leak into the CLI under test.
     const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1", ...options.env };
@@ -31,6 +36,7 @@ export function runCli(
     });
     child.stderr.on("data", (d: Buffer) => {
       stderr += d.toString();
+      options.onStderr?.(stderr);
     });
     const timer = setTimeout(() => {
       child.kill("SIGKILL");

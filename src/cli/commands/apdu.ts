@@ -45,7 +45,9 @@ function checkApdus(apdus: string[]): void {
 }
 
 export function formatExchanges(r: ApduResult): string {
-  const lines = [dim(`reader ${r.reader}, T=${r.protocol}`)];
+  // PC/SC protocol flags: SCARD_PROTOCOL_T0 = 1, SCARD_PROTOCOL_T1 = 2.
+  const protocol = r.protocol === 1 ? "T=0" : r.protocol === 2 ? "T=1" : `protocol ${r.protocol}`;
+  const lines = [dim(`reader ${r.reader}, ${protocol}`)];
   for (const x of r.exchanges) {
     lines.push(...x.trace);
     const colour = x.kind === "success" ? green : x.kind === "error" ? red : yellow;

@@ -64,8 +64,9 @@ export function registerMonitor(program: Command, ctx: CliContext): void {
               process.stdout.write(`${r.name}: ${r.card}\n`);
               if (r.atr !== null) process.stdout.write(`${formatAtr(explainAtr(r.atr, cards), "    ")}\n`);
             }
-            process.stdout.write(dim("waiting for events (Ctrl-C to end)\n"));
           }
+          // On stderr in both modes: scripts and tests may wait for it before making events happen.
+          process.stderr.write(dim("waiting for events (Ctrl-C to end)\n"));
           let seen = 0;
           for await (const item of stream) {
             if (item.type === "gap") {
