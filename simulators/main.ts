@@ -13,6 +13,7 @@ import { startIssuerHost } from "./issuer/issuer-host.js";
 import { defaultSimControl, runKiosk } from "./kiosk.js";
 import { meterControlServer } from "./meter/control.js";
 import { startMeterSimulator } from "./meter/meter-simulator.js";
+import { addRunCommands } from "./run/cli.js";
 import { addScaleCommands } from "./scale/cli.js";
 import { loadScenario } from "./scenario.js";
 import { SimServer } from "./sim-server.js";
@@ -119,6 +120,7 @@ program
   });
 
 addScaleCommands(program);
+addRunCommands(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`termhost-sim: ${isTermhostError(e) ? e.describe() : (e as Error).message}\n`);

@@ -65,7 +65,7 @@ const Meter = z
   .object({
     serial: z.string().regex(/^[A-Za-z0-9-]{1,16}$/, "1 to 16 letters, digits or dashes"),
     profile: z.string().min(1).default("termhost simulated meter"),
-    baud: z.number().int().min(300).max(4_000_000).default(115_200),
+    baud: z.number().int().min(1200).max(4_000_000).default(115_200),
     registers: z
       .object({
         /** Postage used so far. */
