@@ -2,17 +2,12 @@
  * A kiosk vendor's view of termhost-sim: everything here goes through the `termhost-sim` command
  * line and the daemon's socket via the client library, as a test in the vendor's CI would.
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TermhostClient } from "../../src/client/client.js";
-import { builtEntry } from "../../src/util/paths.js";
+import { type KioskProcess, startKiosk, until } from "./kiosk-process.js";
 
-const run = promisify(execFile);
 const METER = "termhost simulated meter";
 const PIECES = 10;
 const PIECE = 85;
@@ -33,34 +28,12 @@ daemon:
     postage: { backoffInitialMs: 20, backoffMaxMs: 200 }
 `;
 
-/** Re-checks `check` until it gives a value; fails naming `what` after `ms`. */
-async function until<T>(what: string, check: () => Promise<T | undefined>, ms: number): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 describe("the hardware-in-the-loop story, through termhost-sim and the daemon's socket only", () => {
-  let dir: string;
-  let kiosk: ChildProcess;
-  let exited: Promise<void>;
-  let control: string;
+  let kiosk: KioskProcess;
   let client: TermhostClient;
   let reader: string;
 
-  const sim = async (...args: string[]): Promise<unknown> => {
-    const { stdout } = await run(process.execPath, [
-      builtEntry("simulators/main.js"),
-      ...args,
-      "--control",
-      control,
-    ]);
-    return JSON.parse(stdout) as unknown;
-  };
+  const sim = (...args: string[]): Promise<unknown> => kiosk.sim(...args);
   const cardState = async (): Promise<string | undefined> =>
     (await client.status()).readers.find((r) => r.name === reader)?.card;
   const settled = (requestId: string) =>
@@ -74,51 +47,14 @@ describe("the hardware-in-the-loop story, through termhost-sim and the daemon's 
     );
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "termhost-hil-story-"));
-    control = join(dir, "kiosk.sock");
-    const scenario = join(dir, "kiosk.yaml");
-    writeFileSync(scenario, SCENARIO);
-    kiosk = spawn(
-      process.execPath,
-      [
-        builtEntry("simulators/main.js"),
-        "run",
-        "--scenario",
-        scenario,
-        "--state",
-        join(dir, "state"),
-        "--daemon",
-        "--socket",
-        join(dir, "api.sock"),
-        "--control",
-        control,
-        "--record",
-        join(dir, "apdus"),
-      ],
-      { stdio: ["ignore", "pipe", "inherit"] },
-    );
-    exited = new Promise((resolve) => kiosk.once("exit", () => resolve()));
-    const ready = await new Promise<{ api: string; readers: string[] }>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("termhost-sim run not ready within 30 s")), 30_000);
-      void exited.then(() => reject(new Error("termhost-sim run exited before it was ready")));
-      createInterface({ input: kiosk.stdout as NodeJS.ReadableStream }).on("line", (line) => {
-        if (!line.startsWith("ready ")) return;
-        clearTimeout(timer);
-        resolve(JSON.parse(line.slice(6)) as { api: string; readers: string[] });
-      });
-    });
-    reader = ready.readers[0] as string;
-    client = await TermhostClient.connect({ socketPath: ready.api });
+    kiosk = await startKiosk(SCENARIO, (dir) => ["--record", join(dir, "apdus")]);
+    reader = kiosk.ready.readers[0] as string;
+    client = await TermhostClient.connect({ socketPath: kiosk.ready.api });
   }, 40_000);
 
   afterAll(async () => {
     client?.close();
-    if (kiosk !== undefined && kiosk.exitCode === null) {
-      kiosk.kill("SIGTERM");
-      const killer = setTimeout(() => kiosk.kill("SIGKILL"), 10_000);
-      await exited;
-      clearTimeout(killer);
-    }
+    await kiosk?.stop();
   }, 20_000);
 
   it("loads a card, survives a tear mid-load, then prints a batch through a cut serial line", async () => {
@@ -220,9 +156,8 @@ describe("the hardware-in-the-loop story, through termhost-sim and the daemon's 
     expect(seen.ascending + seen.descending).toBe(seen.controlTotal);
 
     // What the card saw, recorded as a replayable fixture when the kiosk stops.
-    kiosk.kill("SIGTERM");
-    await exited;
-    const fixture = join(dir, "apdus", "slot-0.apdu");
+    await kiosk.stop();
+    const fixture = join(kiosk.dir, "apdus", "slot-0.apdu");
     expect(existsSync(fixture)).toBe(true);
     const text = readFileSync(fixture, "utf8");
     expect(text).toMatch(/^# slot 0: purse card 7465726D00000042$/m);
