@@ -110,4 +110,13 @@ describe("termhost-sim's controls, seen through the daemon", () => {
     );
     expect(weight).toMatchObject({ status: "stable", text: expect.stringContaining("250") });
   });
+
+  it("stopped and started again with the same state: the card keeps its balance, not the scenario's", async () => {
+    client.close();
+    await kiosk.stop();
+    kiosk = await startKiosk(SCENARIO, () => [], kiosk.dir);
+    client = await TermhostClient.connect({ socketPath: kiosk.ready.api });
+    await cardIs("present");
+    expect(await load(10)).toMatchObject({ state: "applied", balanceAfter: 1185 });
+  }, 40_000);
 });

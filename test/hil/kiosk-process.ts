@@ -29,8 +29,10 @@ export interface KioskProcess {
 export async function startKiosk(
   scenario: string,
   extraArgs: (dir: string) => string[] = () => [],
+  /** The folder of an earlier kiosk: its state directory is used again. */
+  reuse?: string,
 ): Promise<KioskProcess> {
-  const dir = mkdtempSync(join(tmpdir(), "termhost-hil-"));
+  const dir = reuse ?? mkdtempSync(join(tmpdir(), "termhost-hil-"));
   writeFileSync(join(dir, "kiosk.yaml"), scenario);
   const control = join(dir, "kiosk.sock");
   const child = spawn(
