@@ -76,6 +76,17 @@ describe("the example kiosk script (examples/kiosk.ts)", () => {
     expect(first.stdout).toMatch(/^batch \S+: completed, 2\/2 printed$/m);
     expect(cardFile(dir, CARD).balance).toBe(before.balance + 300);
     expect(meter.registers().pieceCount).toBe(2);
+    // The daemon's copy of the registers follows every print, not only reconnections.
+    const client = await daemon.client();
+    const balance = (await client.call("postage.balance", { meter: "termhost simulated meter" })) as {
+      registers: { pieceCount: number; ascending: number; descending: number } | null;
+    };
+    client.close();
+    expect(balance.registers).toMatchObject({
+      pieceCount: 2,
+      ascending: meter.registers().ascending,
+      descending: meter.registers().descending,
+    });
     await run(process.execPath, args, { timeout: 60_000 });
     expect(cardFile(dir, CARD).balance).toBe(before.balance + 300);
     expect(meter.registers().pieceCount).toBe(2);

@@ -106,7 +106,36 @@ export class MeterDriver extends EventEmitter<{ ready: [Registers]; down: [Termh
 
   async print(r: PrintRequest): Promise<Indicium> {
     this.requireReady("PRINT INDICIUM");
-    return this.link.print(r);
+    const indicium = await this.link.print(r);
+    this.followPrint(indicium);
+    return indicium;
+  }
+
+  /**
+   * Keeps the register copy current without a GET REGISTERS per piece: a fresh print moves the
+   * registers by exactly its amount and its sequence is the new piece count. An answer that does
+   * not line up (a replayed old print, drift) makes the driver read the registers again.
+   */
+  private followPrint(i: Indicium): void {
+    const prev = this.lastRegisters;
+    if (
+      prev !== undefined &&
+      i.sequence === prev.pieceCount + 1 &&
+      i.descendingAfter === prev.descending - i.amount
+    ) {
+      this.lastRegisters = {
+        ...prev,
+        ascending: prev.ascending + i.amount,
+        descending: i.descendingAfter,
+        pieceCount: i.sequence,
+        batchCount: prev.batchCount + 1,
+        batchValue: prev.batchValue + i.amount,
+      };
+      return;
+    }
+    this.readRegisters().catch((e: unknown) =>
+      this.o.log?.warn({ meter: this.name, err: e }, "register read failed"),
+    );
   }
 
   async refill(r: RefillRequest): Promise<Registers> {
