@@ -1,0 +1,33 @@
+import { describe, expect, it } from "vitest";
+import { FAULT_KINDS, formatTable, runSoak } from "./soak.js";
+
+const LONG = process.env.TERMHOST_SOAK === "long";
+const SEED = Number(process.env.TERMHOST_SEED ?? 20261124);
+const ROUNDS =
+  process.env.TERMHOST_SOAK_ROUNDS === undefined ? undefined : Number(process.env.TERMHOST_SOAK_ROUNDS);
+const FAULTS = Number(process.env.TERMHOST_SOAK_FAULTS ?? (LONG ? 1000 : 45));
+
+describe("soak: a simulated kiosk under load, faults and hostile input", () => {
+  it(
+    `${ROUNDS === undefined ? `${FAULTS} faults` : `${ROUNDS} rounds`} with nothing lost (seed ${SEED})`,
+    async () => {
+      const result = await runSoak({
+        seed: SEED,
+        ...(ROUNDS === undefined ? { faults: FAULTS } : { rounds: ROUNDS }),
+        minPerKind: LONG ? 50 : 2,
+        faultsPerRound: LONG ? 2 : 1,
+        log: (line) => console.log(line),
+      });
+      console.log(`soak result\n${formatTable(result)}`);
+      if (result.discrepancies.length > 0) {
+        console.log(`discrepancies:\n  ${result.discrepancies.slice(0, 50).join("\n  ")}`);
+        console.log(`replay with TERMHOST_SEED=${result.seed} TERMHOST_SOAK_ROUNDS=${result.rounds}`);
+      }
+      expect(result.discrepancies).toEqual([]);
+      if (ROUNDS === undefined) for (const f of FAULT_KINDS) expect(result.faults[f], f).toBeGreaterThan(0);
+      // The run must move value, not just fail everything.
+      expect(result.ops.completed).toBeGreaterThan(result.ops.attempted / 3);
+    },
+    LONG ? 7_200_000 : 240_000,
+  );
+});
