@@ -5,7 +5,9 @@ const LONG = process.env.TERMHOST_SOAK === "long";
 const SEED = Number(process.env.TERMHOST_SEED ?? 20261124);
 const ROUNDS =
   process.env.TERMHOST_SOAK_ROUNDS === undefined ? undefined : Number(process.env.TERMHOST_SOAK_ROUNDS);
-const FAULTS = Number(process.env.TERMHOST_SOAK_FAULTS ?? (LONG ? 1000 : 45));
+const FAULTS = Number(process.env.TERMHOST_SOAK_FAULTS ?? (LONG ? 1000 : 60));
+const MIN_PER_KIND = Number(process.env.TERMHOST_SOAK_MIN_PER_KIND ?? (LONG ? 120 : 4));
+const PER_ROUND = Number(process.env.TERMHOST_SOAK_FAULTS_PER_ROUND ?? (LONG ? 3 : 1));
 
 describe("soak: a simulated kiosk under load, faults and hostile input", () => {
   it(
@@ -14,14 +16,18 @@ describe("soak: a simulated kiosk under load, faults and hostile input", () => {
       const result = await runSoak({
         seed: SEED,
         ...(ROUNDS === undefined ? { faults: FAULTS } : { rounds: ROUNDS }),
-        minPerKind: LONG ? 50 : 2,
-        faultsPerRound: LONG ? 2 : 1,
+        minPerKind: MIN_PER_KIND,
+        faultsPerRound: PER_ROUND,
+        uniform: LONG,
+        diskFullBatches: process.env.TERMHOST_SOAK_DISK_FULL_BATCHES === "1",
         log: (line) => console.log(line),
       });
       console.log(`soak result\n${formatTable(result)}`);
       if (result.discrepancies.length > 0) {
         console.log(`discrepancies:\n  ${result.discrepancies.slice(0, 50).join("\n  ")}`);
-        console.log(`replay with TERMHOST_SEED=${result.seed} TERMHOST_SOAK_ROUNDS=${result.rounds}`);
+        console.log(
+          `replay with ${LONG ? "TERMHOST_SOAK=long " : ""}TERMHOST_SEED=${result.seed} TERMHOST_SOAK_ROUNDS=${result.rounds} TERMHOST_SOAK_FAULTS_PER_ROUND=${PER_ROUND}`,
+        );
       }
       expect(result.discrepancies).toEqual([]);
       if (ROUNDS === undefined) for (const f of FAULT_KINDS) expect(result.faults[f], f).toBeGreaterThan(0);
