@@ -19,10 +19,12 @@ describe("soak: a simulated kiosk under load, faults and hostile input", () => {
         minPerKind: MIN_PER_KIND,
         faultsPerRound: PER_ROUND,
         uniform: LONG,
+        strict: process.env.TERMHOST_SOAK_STRICT === "1",
         diskFullBatches: process.env.TERMHOST_SOAK_DISK_FULL_BATCHES === "1",
         log: (line) => console.log(line),
       });
       console.log(`soak result\n${formatTable(result)}`);
+      if (result.stalls.length > 0) console.log(`stalls:\n  ${result.stalls.join("\n  ")}`);
       if (result.discrepancies.length > 0) {
         console.log(`discrepancies:\n  ${result.discrepancies.slice(0, 50).join("\n  ")}`);
         console.log(

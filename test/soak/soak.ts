@@ -54,6 +54,8 @@ export interface SoakOptions {
   faultsPerRound?: number;
   /** Also print batches in rounds with a full disk (shows the known bug of docs/soak.md). */
   diskFullBatches?: boolean;
+  /** A stall (an operation not final 20 s on, settled by the watchdog's restart) is a discrepancy. */
+  strict?: boolean;
   /** Every kind equally likely (the long run, to reach `minPerKind` of each sooner). */
   uniform?: boolean;
   log: (line: string) => void;
@@ -95,6 +97,9 @@ export interface SoakResult {
     ascending: number;
     consumedTold: number;
   }>;
+  /** Operations not final 20 s after their round started, with the last state seen. */
+  stalls: string[];
+  watchdogRestarts: number;
   /** Starts of termhostd that exited (by reason) and were tried again, as systemd would. */
   startRefused: Record<string, number>;
   /** Bytes the disk-full faults wrote before the kernel said ENOSPC. */
@@ -113,6 +118,7 @@ const METERS = [
 ];
 const TRANSIENT = new Set(["DAEMON_UNREACHABLE", "TIMEOUT", "BUSY", "RATE_LIMITED", "OVERLOADED"]);
 const OP_DEADLINE_MS = 60_000;
+const STALL_MS = 20_000;
 
 /** What one client was told about one operation: its own record. */
 interface ValueRecord {
@@ -122,6 +128,8 @@ interface ValueRecord {
   amount: number;
   final: ValueTransaction | undefined;
   refused: string | undefined;
+  /** The last state or error code the client saw. */
+  last?: string;
 }
 interface BatchRecord {
   requestId: string;
@@ -129,6 +137,7 @@ interface BatchRecord {
   pieces: number[];
   final: Batch | undefined;
   refused: string | undefined;
+  last?: string;
 }
 
 /**
@@ -369,9 +378,12 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       const params = { reader, amount: rec.amount, currency: "EUR", requestId: rec.requestId };
       const until = Date.now() + OP_DEADLINE_MS;
       let refusals = 0;
+      let last = "none";
       while (Date.now() < until) {
         try {
           const tx = (await c.call(method, params)) as ValueTransaction;
+          last = `${tx.state}${tx.error === null ? "" : ` ${tx.error.code}: ${tx.error.message}`}`;
+          rec.last = last;
           if (tx.state === "applied" || tx.state === "failed") {
             rec.final = tx;
             return;
@@ -379,6 +391,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
           await pause(50);
         } catch (e) {
           const code = noteError(e, rec.requestId);
+          last = code;
           if (!TRANSIENT.has(code)) {
             // A refusal before any transaction exists (card absent, SAM away, disk full…): a kiosk
             // tries again a few times, then tells the customer; value.status then must not know it.
@@ -391,7 +404,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
           await pause(60);
         }
       }
-      discrepancies.push(`${rec.requestId}: not final after ${OP_DEADLINE_MS} ms`);
+      discrepancies.push(`${rec.requestId}: not final after ${OP_DEADLINE_MS} ms (last: ${last})`);
     }
 
     async function batchOp(p: number, rec: BatchRecord): Promise<void> {
@@ -417,6 +430,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
             : ((await c.call("postage.batch.start", params)) as Batch);
           started = true;
           last = b.state;
+          rec.last = last;
           if (["completed", "cancelled", "interrupted", "failed"].includes(b.state)) {
             rec.final = b;
             return;
@@ -458,6 +472,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       daemonProc = await startDaemon();
     };
     let mechanics: Promise<void> = Promise.resolve();
+    const stalls: string[] = [];
+    let watchdogRestarts = 0;
     const pickFault = (): FaultKind => {
       const weight = (f: FaultKind): number => (o.uniform === true ? 1 : WEIGHTS[f]);
       const total = FAULT_KINDS.reduce((a, f) => a + weight(f), 0);
@@ -650,7 +666,34 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
         ops.push(scaleOp());
       }
       await Promise.all(planned.map((f) => f.act()));
-      await Promise.all(ops);
+      // A kiosk's watchdog: operations still not final 20 s on are a stall (docs/soak.md, what the
+      // soak found); the daemon is restarted, which settles them, and each stall is reported.
+      const settled = Promise.all(ops);
+      let timer: NodeJS.Timeout | undefined;
+      const stalled = await Promise.race([
+        settled.then(() => false),
+        new Promise<boolean>((r) => {
+          timer = setTimeout(() => r(true), STALL_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (stalled) {
+        const open = [
+          ...values.filter(
+            (v) => v.requestId.endsWith(`-${r}`) && v.final === undefined && v.refused === undefined,
+          ),
+          ...batches.filter(
+            (b) => b.requestId.endsWith(`-${r}`) && b.final === undefined && b.refused === undefined,
+          ),
+        ];
+        for (const v of open) stalls.push(`${v.requestId}: ${v.last ?? "none"} after ${STALL_MS / 1000} s`);
+        if (o.strict === true) for (const v of open) discrepancies.push(`stall: ${v.requestId} (${v.last})`);
+        watchdogRestarts++;
+        const run = mechanics.then(restartDaemon);
+        mechanics = run.catch(() => {});
+        await run;
+      }
+      await settled;
       await repair();
       if (rounds % 25 === 0)
         o.log(`soak: round ${rounds}, faults ${totalFaults()}, ${JSON.stringify(faults)}`);
@@ -839,6 +882,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       cards,
       meters: meterRows,
       diskFilledBytes: diskFilled,
+      stalls,
+      watchdogRestarts,
       startRefused,
       elapsedMs: Date.now() - t0,
     };
@@ -898,6 +943,7 @@ export function formatTable(r: SoakResult): string {
       "vague codes told (INTERNAL)",
       String(Object.entries(r.outcomes).reduce((a, [k, n]) => a + (k.endsWith(" INTERNAL") ? n : 0), 0)),
     ],
+    ["stalls (watchdog restarts)", `${r.stalls.length} (${r.watchdogRestarts})`],
     ["discrepancies", String(r.discrepancies.length)],
   ];
   const w = Math.max(...rows.map(([k]) => k.length));
