@@ -84,14 +84,30 @@ async function createExclusive(path: string, content: string): Promise<boolean> 
     fh = await open(path, "wx", 0o644);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;
-    throw e;
+    throw lockWriteFailed(path, e);
   }
   try {
     await fh.writeFile(content);
-  } finally {
-    await fh.close();
+  } catch (e) {
+    // An empty lock file would make the next start wait for a writer that no longer exists.
+    await fh.close().catch(() => undefined);
+    await unlink(path).catch(() => undefined);
+    throw lockWriteFailed(path, e);
   }
+  await fh.close();
   return true;
+}
+
+function lockWriteFailed(path: string, cause: unknown): TermhostError {
+  const code = (cause as NodeJS.ErrnoException).code ?? "error";
+  return new TermhostError("JOURNAL_WRITE_FAILED", `cannot write the journal lock ${path} (${code})`, {
+    hint:
+      code === "ENOSPC"
+        ? "the disk is full: free space, then start the daemon again"
+        : "check the state directory's permissions and disk",
+    context: { path, errno: code },
+    cause,
+  });
 }
 
 function locked(journalPath: string, lockPath: string, h: Holder | null): TermhostError {
