@@ -57,17 +57,47 @@ export async function startValueService(
   log: Logger,
 ): Promise<ValueService> {
   const path = isAbsolute(config.journal) ? config.journal : join(stateDir, config.journal);
-  const journal = await openJournal({
-    path,
-    types: valueRecordTypes,
-    initialState: emptyValueState,
-    reduce: reduceValue,
-    snapshot: valueSnapshot(config.retainClosedDays * 86_400_000),
-  });
+  let reopening = false;
+  let closed = false;
+  const open = (): Promise<Journal<ValueRecords, ValueState, unknown>> =>
+    openJournal({
+      path,
+      types: valueRecordTypes,
+      initialState: emptyValueState,
+      reduce: reduceValue,
+      snapshot: valueSnapshot(config.retainClosedDays * 86_400_000),
+      onEvent: (event) => {
+        if (event.kind === "failed") void reopenAfterFailure(event.error.message);
+      },
+    }) as unknown as Promise<Journal<ValueRecords, ValueState, unknown>>;
+  let journal = await open();
+  /**
+   * A journal that failed a write (disk full, I/O error) refuses appends until reopened: value
+   * requests get JOURNAL_WRITE_FAILED, reads go on, and it is reopened — recovering from the file,
+   * so nothing committed is lost — as soon as the disk takes writes again.
+   */
+  const reopenAfterFailure = async (reason: string): Promise<void> => {
+    if (reopening || closed) return;
+    reopening = true;
+    log.error({ path, reason }, "value journal failed; reopening it once the disk takes writes");
+    await journal.close().catch(() => undefined);
+    while (!closed) {
+      await new Promise((r) => setTimeout(r, config.retryMs));
+      try {
+        journal = await open();
+        engine.replaceJournal(journal);
+        log.info({ path, recovery: journal.recovery }, "value journal reopened");
+        break;
+      } catch (e) {
+        log.warn({ path, err: (e as Error).message }, "value journal still cannot be opened");
+      }
+    }
+    reopening = false;
+  };
   log.info({ path, recovery: journal.recovery }, "value journal open");
   const samReader = samLocator(config, readers, profiles);
   const engine = new ValueEngine({
-    journal: journal as unknown as Journal<ValueRecords, ValueState, unknown>,
+    journal,
     readers,
     authorizer:
       config.authorizer.kind === "issuer"
@@ -85,8 +115,11 @@ export async function startValueService(
   });
   return {
     engine,
-    journal: journal as unknown as Journal<ValueRecords, ValueState, unknown>,
+    get journal() {
+      return journal;
+    },
     close: async () => {
+      closed = true;
       engine.stop();
       await engine.idle();
       await journal.close();

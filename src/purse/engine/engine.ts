@@ -69,12 +69,24 @@ export class ValueEngine extends EventEmitter<Events> {
   private stopped = false;
   private refusing = false;
 
+  private journal: ValueEngineOptions["journal"];
+
   constructor(private readonly o: ValueEngineOptions) {
     super();
+    this.journal = o.journal;
+  }
+
+  /**
+   * A journal reopened after a write failure (a full disk): it holds every committed record, so the
+   * engine carries on from it; open transactions are retried against it at once.
+   */
+  replaceJournal(journal: ValueEngineOptions["journal"]): void {
+    this.journal = journal;
+    this.restoreEverywhere();
   }
 
   get state(): ValueState {
-    return this.o.journal.state;
+    return this.journal.state;
   }
 
   start(): void {
@@ -211,7 +223,7 @@ export class ValueEngine extends EventEmitter<Events> {
   }
 
   private async append(record: RecordInput<ValueRecords>): Promise<void> {
-    await this.o.journal.append(record.type, record.body as never);
+    await this.journal.append(record.type, record.body as never);
     const txId = (record.body as { txId: string }).txId;
     if (!isOpen(this.tx(txId))) this.waitingBecause.delete(txId);
     this.emit("transaction", this.view(txId), record.type);
