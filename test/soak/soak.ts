@@ -686,7 +686,10 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
             (b) => b.requestId.endsWith(`-${r}`) && b.final === undefined && b.refused === undefined,
           ),
         ];
-        for (const v of open) stalls.push(`${v.requestId}: ${v.last ?? "none"} after ${STALL_MS / 1000} s`);
+        for (const v of open)
+          stalls.push(
+            `${v.requestId}: ${v.last ?? "none"} after ${STALL_MS / 1000} s (round's faults: ${kinds.join(", ")})`,
+          );
         if (o.strict === true) for (const v of open) discrepancies.push(`stall: ${v.requestId} (${v.last})`);
         watchdogRestarts++;
         const run = mechanics.then(restartDaemon);
