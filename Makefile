@@ -7,12 +7,13 @@ SHELL := /bin/bash
 DEB_PACKAGES := pcscd libpcsclite-dev vsmartcard-vpcd pcsc-tools socat iproute2 util-linux procps systemd
 NODE_BIN := node_modules/.bin
 
-.PHONY: help setup deps build run test lint bench install clean
+.PHONY: help setup deps build run test lint bench install clean soak
 
 help:
 	@echo "make run    set up, build and start the daemon on a simulated kiosk"
 	@echo "make test   set up, build, lint and run the whole test suite"
 	@echo "make bench  run all benchmarks (B=NAME for one)"
+	@echo "make soak   the long reliability campaign (TERMHOST_SEED=S to replay)"
 	@echo "make install PREFIX=/usr/local  install the daemon, CLI and systemd units"
 
 deps:
@@ -36,6 +37,9 @@ run: build
 
 test: build lint
 	bash scripts/run-tests.sh
+
+soak: build
+	TERMHOST_SOAK=long bash scripts/run-tests.sh test/soak
 
 bench: build
 	bash scripts/run-bench.sh $(B)
