@@ -1,8 +1,7 @@
 import { macEquals } from "../../../src/crypto/index.js";
-import { type CommandApdu, parseCommand } from "../../../src/pcsc/apdu/command.js";
+import type { CommandApdu } from "../../../src/pcsc/apdu/command.js";
 import { serializeResponse } from "../../../src/pcsc/apdu/response.js";
 import {
-  fieldProblemOf,
   INS_AUTHENTICATE,
   INS_CREDIT,
   INS_DEBIT,
@@ -32,6 +31,7 @@ import {
   type TransactionRecord,
   verifyMac8,
 } from "../../../src/purse/messages/index.js";
+import { decodeAndDispatch } from "../decode-apdu.js";
 import type { ValueCommand } from "./faults.js";
 import type { PurseState } from "./state.js";
 
@@ -62,26 +62,11 @@ const reply = (sw: number, data: Buffer = Buffer.alloc(0)): Outcome => ({
 
 /** One APDU through the purse application. Pure apart from the session and the random source. */
 export function handlePurseApdu(ctx: PurseContext, apdu: Buffer): Outcome {
-  let cmd: CommandApdu;
-  try {
-    cmd = parseCommand(apdu);
-  } catch {
-    return reply(PurseSW.WRONG_LENGTH);
-  }
-  try {
-    return dispatch(ctx, cmd);
-  } catch (e) {
-    switch (fieldProblemOf(e)) {
-      case "length":
-        return reply(PurseSW.WRONG_LENGTH);
-      case "value":
-        return reply(PurseSW.DATA_INVALID);
-      case "p1p2":
-        return reply(PurseSW.P1P2_INVALID);
-      default:
-        throw e;
-    }
-  }
+  return decodeAndDispatch(
+    apdu,
+    (cmd) => dispatch(ctx, cmd),
+    (sw) => reply(sw),
+  );
 }
 
 function dispatch(ctx: PurseContext, cmd: CommandApdu): Outcome {

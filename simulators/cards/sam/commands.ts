@@ -1,7 +1,6 @@
-import { type CommandApdu, parseCommand } from "../../../src/pcsc/apdu/command.js";
+import type { CommandApdu } from "../../../src/pcsc/apdu/command.js";
 import { serializeResponse } from "../../../src/pcsc/apdu/response.js";
 import {
-  fieldProblemOf,
   INS_FIND_AUTHORIZATION,
   INS_GET_CHALLENGE,
   INS_ISSUE_AUTHORIZATION,
@@ -24,6 +23,7 @@ import {
   serializeIssueAuthorizationResponse,
   serializeSelectResponse,
 } from "../../../src/purse/messages/index.js";
+import { decodeAndDispatch } from "../decode-apdu.js";
 import {
   authorizationById,
   completeAuthorization,
@@ -63,26 +63,11 @@ const reply = (sw: number, data: Buffer = Buffer.alloc(0)): SamOutcome => ({
 });
 
 export function handleSamApdu(ctx: SamContext, apdu: Buffer): SamOutcome {
-  let cmd: CommandApdu;
-  try {
-    cmd = parseCommand(apdu);
-  } catch {
-    return reply(PurseSW.WRONG_LENGTH);
-  }
-  try {
-    return dispatch(ctx, cmd);
-  } catch (e) {
-    switch (fieldProblemOf(e)) {
-      case "length":
-        return reply(PurseSW.WRONG_LENGTH);
-      case "value":
-        return reply(PurseSW.DATA_INVALID);
-      case "p1p2":
-        return reply(PurseSW.P1P2_INVALID);
-      default:
-        throw e;
-    }
-  }
+  return decodeAndDispatch(
+    apdu,
+    (cmd) => dispatch(ctx, cmd),
+    (sw) => reply(sw),
+  );
 }
 
 function dispatch(ctx: SamContext, cmd: CommandApdu): SamOutcome {
