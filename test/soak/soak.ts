@@ -4,7 +4,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freshMeterState, saveMeterState, TEST_VENDOR_KEY } from "../../simulators/meter/state-file.js";
 import type { TrackedProcess } from "../../simulators/rig/processes.js";
-import { Rig } from "../../simulators/rig/rig.js";
 import { type StartedMeter, startMeter, startScale } from "../../simulators/run/spawn-parts.js";
 import type { BatchResult } from "../../src/api/schemas/postage.js";
 import type { ValueTransaction } from "../../src/api/schemas/value.js";
@@ -16,7 +15,7 @@ import { waitUntil } from "../../src/util/wait.js";
 import { FrameMaker } from "../api/fuzz-frames.js";
 import { SmallFs } from "../support/small-fs.js";
 import { prng } from "../value/campaign.js";
-import { cardFile, purseSpec, samLedger, samSpec } from "../value/support.js";
+import { cardFile, samLedger, threeCardsAndSam } from "../value/support.js";
 
 type Batch = ReturnType<typeof BatchResult.parse>;
 
@@ -150,24 +149,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   const rand = prng(o.seed);
   const int = (n: number): number => Math.floor(rand() * n);
   const dir = mkdtempSync(join(tmpdir(), "termhost-soak-"));
-  const rig = await Rig.start({
-    readerEntries: 2,
-    slots: [
-      {
-        card: purseSpec(dir, CARD_IDS[0] as string, { balance: INITIAL, maxBalance: 2_000_000_000 }),
-        inserted: true,
-      },
-      { card: samSpec(dir), inserted: true },
-      {
-        card: purseSpec(dir, CARD_IDS[1] as string, { balance: INITIAL, maxBalance: 2_000_000_000 }),
-        inserted: true,
-      },
-      {
-        card: purseSpec(dir, CARD_IDS[2] as string, { balance: INITIAL, maxBalance: 2_000_000_000 }),
-        inserted: true,
-      },
-    ],
-  });
+  const rig = await threeCardsAndSam(dir, CARD_IDS, INITIAL);
   const faults = Object.fromEntries(FAULT_KINDS.map((f) => [f, 0])) as Record<FaultKind, number>;
   const discrepancies: string[] = [];
   const errorsSeen: Record<string, number> = {};

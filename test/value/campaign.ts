@@ -1,13 +1,12 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Rig } from "../../simulators/rig/rig.js";
 import type { ValueTransaction } from "../../src/api/schemas/value.js";
 import { TermhostClient } from "../../src/client/client.js";
 import { isTermhostError } from "../../src/errors/errors.js";
 import { waitUntil } from "../../src/util/wait.js";
 import { startDaemon, type TestDaemon } from "../support/daemon.js";
-import { cardFile, purseSpec, samLedger, samSpec } from "./support.js";
+import { cardFile, samLedger, threeCardsAndSam } from "./support.js";
 
 /** A small seeded PRNG (mulberry32): a campaign is replayed exactly from its seed. */
 export function prng(seed: number): () => number {
@@ -70,24 +69,7 @@ export async function runCampaign(
   const rand = prng(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
   const dir = mkdtempSync(join(tmpdir(), "termhost-campaign-"));
-  const rig = await Rig.start({
-    readerEntries: 2,
-    slots: [
-      {
-        card: purseSpec(dir, CARD_IDS[0] as string, { balance: INITIAL, maxBalance: 2_000_000_000 }),
-        inserted: true,
-      },
-      { card: samSpec(dir), inserted: true },
-      {
-        card: purseSpec(dir, CARD_IDS[1] as string, { balance: INITIAL, maxBalance: 2_000_000_000 }),
-        inserted: true,
-      },
-      {
-        card: purseSpec(dir, CARD_IDS[2] as string, { balance: INITIAL, maxBalance: 2_000_000_000 }),
-        inserted: true,
-      },
-    ],
-  });
+  const rig = await threeCardsAndSam(dir, CARD_IDS, INITIAL);
   const limits = {
     value: { retryMs: 200, limits: { maxBalance: 2_000_000_000, dailyLoadTotal: 2_000_000_000 } },
   };

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { Rig } from "../../simulators/rig/rig.js";
 import type { CardSpec } from "../../simulators/scenario.js";
 
 export const EUR = 978;
@@ -48,4 +49,22 @@ export function samLedger(dir: string): LedgerEntryFile[] {
   } catch {
     return [];
   }
+}
+
+/**
+ * The campaigns' kiosk: purse cards in slots 0, 2 and 3 with room for any number of loads, and the
+ * SAM in slot 1 (two vpcd entries).
+ */
+export function threeCardsAndSam(dir: string, cardIds: readonly string[], initial: number): Promise<Rig> {
+  const purse = (k: number): CardSpec =>
+    purseSpec(dir, cardIds[k] as string, { balance: initial, maxBalance: 2_000_000_000 });
+  return Rig.start({
+    readerEntries: 2,
+    slots: [
+      { card: purse(0), inserted: true },
+      { card: samSpec(dir), inserted: true },
+      { card: purse(1), inserted: true },
+      { card: purse(2), inserted: true },
+    ],
+  });
 }
