@@ -5,6 +5,7 @@ import type { EventHub } from "./events.js";
 import { type AdminServices, registerAdminMethods } from "./handlers/admin.js";
 import { registerEventMethods } from "./handlers/events.js";
 import { type PostageServices, registerPostageMethods } from "./handlers/postage.js";
+import { registerRefillMethod } from "./handlers/refill.js";
 import { registerRestoreMethods } from "./handlers/restore.js";
 import { registerScaleMethods, type ScaleServices } from "./handlers/scale.js";
 import { registerSystemMethods, type SystemServices } from "./handlers/system.js";
@@ -30,6 +31,7 @@ function registerKioskMethods(server: RpcServer, services: ApiServices): void {
   registerEventMethods(server, services.events);
   registerValueMethods(server, services);
   registerPostageMethods(server, services);
+  registerRefillMethod(server, services);
   registerScaleMethods(server, services);
 }
 

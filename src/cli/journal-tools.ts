@@ -28,7 +28,7 @@ import {
   ValueRecords,
   type ValueState,
   valueSnapshot,
-} from "../purse/engine/records.js";
+} from "../value/records.js";
 
 export type JournalKind = "value" | "postage";
 
@@ -239,7 +239,6 @@ export interface PostageSummary {
     pending: boolean;
   }>;
   batchesByOutcome: Record<string, number>;
-  pendingRefills: Array<{ requestId: string; meter: string; amount: number }>;
 }
 
 function summarizeValue(s: ValueState): ValueSummary {
@@ -284,9 +283,6 @@ function summarizePostage(s: LedgerState): PostageSummary {
       pending: b.pending !== null,
     })),
     batchesByOutcome,
-    pendingRefills: [...s.refills.values()]
-      .filter((r) => r.state === "pending")
-      .map((r) => ({ requestId: r.requestId, meter: r.meter, amount: r.amount })),
   };
 }
 

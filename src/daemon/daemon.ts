@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import { type ApiLimits, type ApiServices, createAdminServer, createApiServer } from "../api/api-server.js";
 import { EventHub } from "../api/events.js";
 import type { AdminServices } from "../api/handlers/admin.js";
+import { publishRefillEvents } from "../api/handlers/refill.js";
 import { publishScaleEvents, type RateTables } from "../api/handlers/scale.js";
 import { publishValueEvents } from "../api/handlers/value.js";
 import { publishReaderEvents } from "../api/reader-events.js";
@@ -90,6 +91,11 @@ export class Daemon {
       this.log,
       (data) => this.events.publish("postage", data),
     );
+    // Refills are value increases: the meters join the value engine as targets.
+    if (this.postage !== undefined) {
+      this.value.engine.addDevices(this.postage.refillDevices());
+      publishRefillEvents(this.value.engine, this.events);
+    }
     const rates = await this.loadRates();
     this.scale = await this.startScale();
     this.unpublishScale = publishScaleEvents(this.scale, this.events);

@@ -7,7 +7,9 @@ import { identifyCard } from "../pcsc/profiles/identify.js";
 import type { DeviceProfiles } from "../pcsc/profiles/load.js";
 import type { ReaderManager } from "../pcsc/reader-manager.js";
 import { currencyNumeric } from "../purse/currency.js";
-import { ValueEngine } from "../purse/engine/engine.js";
+import { PurseDevices } from "../purse/engine/purse-devices.js";
+import { SAM_AID } from "../purse/messages/index.js";
+import { ValueEngine } from "../value/engine.js";
 import {
   emptyValueState,
   reduceValue,
@@ -15,8 +17,7 @@ import {
   type ValueState,
   ValueRecords as valueRecordTypes,
   valueSnapshot,
-} from "../purse/engine/records.js";
-import { SAM_AID } from "../purse/messages/index.js";
+} from "../value/records.js";
 import type { ValueConfig } from "./value-config.js";
 
 export interface ValueService {
@@ -98,21 +99,26 @@ export async function startValueService(
   const samReader = samLocator(config, readers, profiles);
   const engine = new ValueEngine({
     journal,
-    readers,
-    authorizer:
-      config.authorizer.kind === "issuer"
-        ? new IssuerHostAuthorizer(withoutKind(config.authorizer))
-        : new SamAuthorizer({
-            reader: samReader,
-            withCard: (reader, fn) => readers.withCard(reader, "exclusive", fn),
-          }),
-    samReader,
-    terminalId: Buffer.from(config.terminalId, "hex"),
     currencies: config.currencies.map((c) => currencyNumeric(c) ?? 0),
     limits: config.limits,
     retryMs: config.retryMs,
     log: log.child({ part: "value" }),
   });
+  engine.addDevices(
+    new PurseDevices({
+      readers,
+      authorizer:
+        config.authorizer.kind === "issuer"
+          ? new IssuerHostAuthorizer(withoutKind(config.authorizer))
+          : new SamAuthorizer({
+              reader: samReader,
+              withCard: (reader, fn) => readers.withCard(reader, "exclusive", fn),
+            }),
+      samReader,
+      terminalId: Buffer.from(config.terminalId, "hex"),
+      maxBalance: config.limits.maxBalance,
+    }),
+  );
   return {
     engine,
     get journal() {

@@ -1,17 +1,16 @@
 import type { Logger } from "pino";
-import { isTermhostError, TermhostError } from "../errors/errors.js";
-import { vendorAuthorization } from "./batch/authorize.js";
-import { newBatchId, refillTxnId } from "./batch/ids.js";
+import { TermhostError } from "../errors/errors.js";
+import { newBatchId } from "./batch/ids.js";
 import { Mutex } from "./batch/lock.js";
 import { BatchRunner } from "./batch/runner.js";
-import { type BatchView, batchView, type RefillView, refillView } from "./batch/views.js";
+import { type BatchView, batchView } from "./batch/views.js";
 import { PostageLedger } from "./ledger/ledger.js";
 import type { InsufficientProcedure, PieceSpec } from "./ledger/records.js";
-import { refillAlreadyApplied, resolvePendingPrints } from "./ledger/recovery.js";
-import type { RefillEntry } from "./ledger/state.js";
+import { resolvePendingPrints } from "./ledger/recovery.js";
 import { type ConnectView, MeterDriver } from "./meter/meter-driver.js";
 import type { MeterProfile } from "./meter/profile.js";
 import type { Registers } from "./protocol/index.js";
+import { MeterDevices } from "./refill/meter-devices.js";
 import type { MeterLinkOptions } from "./transport/meter-link.js";
 import type { MeterTransport } from "./transport/transport.js";
 
@@ -39,16 +38,6 @@ export interface BatchSession {
   onProgress?: (view: BatchView) => void;
   /** Registers a callback for the end of the client's session. */
   onGone?: (fn: () => void) => void;
-}
-
-export interface RefillParams {
-  meter: string;
-  amount: number;
-  nextInspection: string;
-  requestId: string;
-  authorization?: string | undefined;
-  /** How long to wait for an interrupted refill to be finished after the meter is back. */
-  waitMs?: number;
 }
 
 interface Meter {
@@ -351,106 +340,40 @@ export class PostageService {
 
   // --- refills ------------------------------------------------------------------------------
 
-  async refill(p: RefillParams): Promise<RefillView> {
-    const m = this.meter(p.meter);
-    const known = this.ledger.state.refills.get(p.requestId);
-    if (known !== undefined) {
-      if (known.meter !== p.meter || known.amount !== p.amount) throw conflict(p.requestId);
-      return this.refillOutcome(known, m, p.waitMs ?? 10_000);
-    }
-    await m.driver.whenReady(p.waitMs ?? 10_000);
-    const serial = m.driver.registers?.serial ?? this.ledger.state.meters.get(p.meter)?.serial;
-    if (serial === undefined)
-      throw new TermhostError("POSTAGE_METER_UNAVAILABLE", `meter ${p.meter} was never read`);
-    const txnId = refillTxnId(serial, p.requestId);
-    const fields = { txnId, amount: p.amount, nextInspection: p.nextInspection };
-    // This is where the value-increase engine takes over once it exists: it obtains the
-    // authorization, journals the restore record and sends; today the caller or the configured
-    // simulator vendor key supplies the authorization.
-    const authorization =
-      p.authorization ?? vendorAuthorization(this.o.vendorKeys?.[p.meter], serial, fields);
-    if (authorization === undefined)
-      throw new TermhostError(
-        "POSTAGE_REFILL_UNAUTHORIZED",
-        `refill of meter ${p.meter} needs a vendor authorization`,
-        {
-          hint: "obtain it from the meter vendor for this transaction id, amount and next inspection date",
-          context: { meter: p.meter, serial, txnId, amount: p.amount, nextInspection: p.nextInspection },
-        },
-      );
-    await m.lock.run(async () => {
-      if (this.ledger.state.refills.has(p.requestId)) return;
-      await this.ledger.write([
-        {
-          type: "refill.pending",
-          body: { requestId: p.requestId, meter: p.meter, ...fields, authorization },
-        },
-      ]);
-      await this.sendRefill(p.requestId, m);
-    });
-    const entry = this.ledger.state.refills.get(p.requestId) as RefillEntry;
-    return this.refillOutcome(entry, m, p.waitMs ?? 10_000);
-  }
-
-  private async refillOutcome(entry: RefillEntry, m: Meter, waitMs: number): Promise<RefillView> {
-    if (entry.state === "pending") await m.driver.whenReady(waitMs).catch(() => undefined);
-    const now = this.ledger.state.refills.get(entry.requestId) ?? entry;
-    if (now.state === "failed")
-      throw new TermhostError("POSTAGE_REFILL_FAILED", `refill refused: ${now.failure?.code ?? "unknown"}`, {
-        context: {
-          requestId: now.requestId,
-          meter: now.meter,
-          code: now.failure?.code,
-          reason: now.failure?.reason,
-        },
-      });
-    return refillView(now);
-  }
-
-  /** Sends a journaled refill; a refusal ends it failed, a lost line leaves it for the reconciliation. */
-  private async sendRefill(requestId: string, m: Meter, viaLink = false): Promise<void> {
-    const r = this.ledger.state.refills.get(requestId);
-    if (r === undefined || r.state !== "pending") return;
-    const request = {
-      txnId: r.txnId,
-      amount: r.amount,
-      nextInspection: r.nextInspection,
-      authorization: r.authorization,
-    };
-    let registers: Registers;
-    try {
-      registers = viaLink ? await m.driver.link.refill(request) : await m.driver.refill(request);
-    } catch (e) {
-      if (isTermhostError(e) && (e.code === "METER_REFUSED" || e.code === "METER_PAYLOAD_INVALID")) {
-        await this.ledger.write([
-          { type: "refill.failed", body: { requestId, code: e.code, reason: e.message.slice(0, 200) } },
-        ]);
-        return;
-      }
-      if (viaLink) throw e;
-      this.o.log?.warn({ requestId, err: e }, "refill interrupted; finished at the next reconnection");
-      return;
-    }
-    await this.refillApplied(requestId, registers);
-  }
-
-  private async refillApplied(requestId: string, r: Registers): Promise<void> {
-    await this.ledger.write([
-      {
-        type: "refill.applied",
-        body: {
-          requestId,
-          descendingAfter: r.descending,
-          controlTotalAfter: r.controlTotal,
-          ascendingAfter: r.ascending,
-          pieceCount: r.pieceCount,
-        },
+  /** The meters as targets of the value engine: refills are value increases (src/value). */
+  refillDevices(): MeterDevices {
+    return new MeterDevices({
+      names: () => this.meterNames,
+      driver: (name) => this.meter(name).driver,
+      lock: (name) => this.meter(name).lock,
+      vendorKey: (name) => this.o.vendorKeys?.[name],
+      fundsMoved: async (name, registers) => {
+        await this.ledger.synced(name, registers);
+        this.fundsChanged(name);
       },
-    ]);
-    const refill = this.ledger.state.refills.get(requestId);
-    if (refill === undefined) return;
-    this.o.publish?.({ kind: "refill", ...refillView(refill) });
-    this.fundsChanged(refill.meter);
+      log: this.o.log,
+    });
+  }
+
+  /** The control total as last read or returned by the meter. */
+  controlTotal(meter: string): number | undefined {
+    return this.meter(meter).driver.registers?.controlTotal;
+  }
+
+  /** Whether the daemon can sign a refill of this meter itself (a simulated meter's vendor key). */
+  signsRefills(meter: string): boolean {
+    this.meter(meter);
+    return this.o.vendorKeys?.[meter] !== undefined;
+  }
+
+  /** The meter's serial and currency, once it was read; waits up to `waitMs` for its connection. */
+  async identity(meter: string, waitMs: number): Promise<{ serial: string; currency: string }> {
+    const m = this.meter(meter);
+    await m.driver.whenReady(waitMs);
+    const serial = m.driver.registers?.serial ?? this.ledger.state.meters.get(meter)?.serial;
+    if (serial === undefined)
+      throw new TermhostError("POSTAGE_METER_UNAVAILABLE", `meter ${meter} was never read`);
+    return { serial, currency: m.profile.currency };
   }
 
   // --- recovery -----------------------------------------------------------------------------
@@ -474,11 +397,11 @@ export class PostageService {
 
   /**
    * At every (re)connection, before anything value-moving is sent: decides every open intent from
-   * the meter's last transaction, closes batches nobody runs any more, finishes pending refills, and
-   * aligns the balance mirror with the registers.
+   * the meter's last transaction, closes batches nobody runs any more, and aligns the balance
+   * mirror with the registers. Interrupted refills are the value engine's: it restores them once
+   * the driver is ready.
    */
   private async reconcile(name: string, view: ConnectView): Promise<void> {
-    const m = this.meter(name);
     const { resolutions, pieceCountAgrees } = resolvePendingPrints(
       this.ledger.state,
       name,
@@ -544,14 +467,7 @@ export class PostageService {
           ]);
       }
     }
-    let registers = view.registers;
-    for (const r of [...this.ledger.state.refills.values()]) {
-      if (r.meter !== name || r.state !== "pending") continue;
-      if (refillAlreadyApplied(r.txnId, view.last)) await this.refillApplied(r.requestId, registers);
-      else await this.sendRefill(r.requestId, m, true);
-      registers = await m.driver.readRegisters();
-    }
-    await this.ledger.synced(name, registers);
+    await this.ledger.synced(name, view.registers);
     this.fundsChanged(name);
   }
 

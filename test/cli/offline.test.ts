@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { openJournal } from "../../src/journal/index.js";
-import { emptyValueState, reduceValue, ValueRecords, valueSnapshot } from "../../src/purse/engine/records.js";
+import { emptyValueState, reduceValue, ValueRecords, valueSnapshot } from "../../src/value/records.js";
 import { jsonOf, runCli } from "../support/cli.js";
 
 const PURSE_ATR = "3B 8C 80 01 80 57 54 48 50 55 52 53 45 82 90 00 95";

@@ -5,12 +5,14 @@ import type { BatchView } from "../../src/postage/batch/views.js";
 import type { InsufficientProcedure, PieceSpec } from "../../src/postage/ledger/records.js";
 import type { PostageService } from "../../src/postage/postage-service.js";
 import { auditJournal, METER, type MeterBench, openService, startMeterBench } from "./support/meter-bench.js";
+import { openRefills, type Refills } from "./support/refills.js";
 
 const piece = (amount: number): PieceSpec => ({ amount, currency: "EUR", class: 1, origin: "10115" });
 
 describe("batch sessions against one meter over a pty", () => {
   let bench: MeterBench;
   let service: PostageService;
+  let refills: Refills;
   const events: Array<Record<string, unknown>> = [];
   let waitListener: (e: Record<string, unknown>) => void = () => undefined;
 
@@ -23,8 +25,10 @@ describe("batch sessions against one meter over a pty", () => {
       },
       vendorKey: TEST_VENDOR_KEY,
     });
+    refills = await openRefills(service, bench.dir);
   });
   afterAll(async () => {
+    await refills?.close();
     await service?.stop();
     await bench?.close();
   });
@@ -57,13 +61,8 @@ describe("batch sessions against one meter over a pty", () => {
       };
     });
     await waitersSeen;
-    const refill = await service.refill({
-      meter: METER,
-      amount: 3_000,
-      nextInspection: "2099-12-31",
-      requestId: "refill-1",
-    });
-    expect(refill.state).toBe("applied");
+    const refill = await refills.refill({ meter: METER, amount: 3_000, requestId: "refill-1" });
+    expect(refill.phase).toBe("applied");
 
     for (const cl of clients) {
       const r = await cl.result;

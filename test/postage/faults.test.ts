@@ -1,22 +1,12 @@
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TEST_VENDOR_KEY } from "../../simulators/meter/state-file.js";
-import { vendorAuthorize } from "../../simulators/meter/vendor.js";
-import { refillTxnId } from "../../src/postage/batch/ids.js";
 import type { PieceSpec } from "../../src/postage/ledger/records.js";
 import type { PostageService } from "../../src/postage/postage-service.js";
 import { builtEntry } from "../../src/util/paths.js";
 import { waitForEvent } from "../../src/util/wait.js";
 import { Prng } from "../pcsc/support/prng.js";
-import {
-  auditJournal,
-  METER,
-  type MeterBench,
-  openService,
-  SERIAL,
-  startMeterBench,
-} from "./support/meter-bench.js";
+import { auditJournal, METER, type MeterBench, openService, startMeterBench } from "./support/meter-bench.js";
 
 const LONG = process.env.TERMHOST_LONG === "1";
 const SCALE = LONG ? 5 : 1;
@@ -137,100 +127,6 @@ describe("faults at random points of batches: cable cuts, corrupted bytes, kill 
     }
   });
 
-  it("a refill interrupted at each step is applied exactly once", async () => {
-    const s = service as PostageService;
-    const link = s.driver(METER).link;
-    const before = bench.sim.registers().controlTotal;
-    let expected = before;
-    const amount = (n: number) => 1000 + n;
-
-    // 1. The meter loses power after its pending credit is on disk; it finishes it at power-up.
-    bench.sim.tearNextRefill();
-    const down1 = waitForEvent(s.driver(METER), "down", () => true, 10_000);
-    const torn = s.refill({
-      meter: METER,
-      amount: amount(1),
-      nextInspection: "2099-12-31",
-      requestId: "rf-1",
-      authorization: auth("rf-1", amount(1)),
-      waitMs: 10_000,
-    });
-    await down1;
-    bench.sim.powerOn();
-    expect((await torn).state).toBe("applied");
-    expected += amount(1);
-    expect(bench.sim.registers().controlTotal).toBe(expected);
-
-    // 2. The response is lost after the meter applied it.
-    bench.sim.behaviours.unshift((req) => {
-      if (req.command !== 0x05) return undefined;
-      bench.sim.cutCableAt(8);
-      bench.sim.behaviours.shift();
-      return undefined;
-    });
-    const down2 = waitForEvent(s.driver(METER), "down", () => true, 10_000);
-    const lost = s.refill({
-      meter: METER,
-      amount: amount(2),
-      nextInspection: "2099-12-31",
-      requestId: "rf-2",
-      authorization: auth("rf-2", amount(2)),
-      waitMs: 10_000,
-    });
-    await down2;
-    bench.sim.restoreCable();
-    expect((await lost).state).toBe("applied");
-    expected += amount(2);
-    expect(bench.sim.registers().controlTotal).toBe(expected);
-
-    // 3. The request never reaches the meter.
-    bench.sim.cutCableAt(3);
-    const down3 = waitForEvent(s.driver(METER), "down", () => true, 10_000);
-    const unsent = s.refill({
-      meter: METER,
-      amount: amount(3),
-      nextInspection: "2099-12-31",
-      requestId: "rf-3",
-      authorization: auth("rf-3", amount(3)),
-      waitMs: 10_000,
-    });
-    await down3;
-    bench.sim.restoreCable();
-    expect((await unsent).state).toBe("applied");
-    expected += amount(3);
-
-    // 4. The process dies after journaling the refill, before sending it.
-    await s.ledger.write([{ type: "refill.pending", body: pendingBody("rf-4", amount(4)) }]);
-    // 5. The process dies after the meter applied it, before journaling the outcome.
-    const rf5 = pendingBody("rf-5", amount(5));
-    await s.ledger.write([{ type: "refill.pending", body: rf5 }]);
-    await link.refill({
-      txnId: rf5.txnId,
-      amount: rf5.amount,
-      nextInspection: rf5.nextInspection,
-      authorization: rf5.authorization,
-    });
-    await s.stop();
-    service = await openService(bench);
-    expected += amount(4) + amount(5);
-    expect(bench.sim.registers().controlTotal).toBe(expected);
-    for (const id of ["rf-1", "rf-2", "rf-3", "rf-4", "rf-5"])
-      expect(service.ledger.state.refills.get(id)?.state).toBe("applied");
-
-    // Resending every request id applies nothing more.
-    for (const n of [1, 2, 3, 4, 5])
-      await service.refill({
-        meter: METER,
-        amount: amount(n),
-        nextInspection: "2099-12-31",
-        requestId: `rf-${n}`,
-        authorization: auth(`rf-${n}`, amount(n)),
-      });
-    expect(bench.sim.registers().controlTotal).toBe(expected);
-    const refills = bench.sim.state().recent.filter((t) => t.kind === "refill");
-    expect(new Set(refills.map((t) => (t.kind === "refill" ? t.txnId : ""))).size).toBe(refills.length);
-  });
-
   it(`afterwards (${"≥"}200 fault points): registers balance, piece count = indicia journaled, none printed twice, reservations ≤ balance throughout`, async () => {
     expect(points).toBeGreaterThanOrEqual(200 * SCALE);
     await service?.stop();
@@ -254,22 +150,3 @@ describe("faults at random points of batches: cable cuts, corrupted bytes, kill 
     expect(printedValue).toBe(r.ascending);
   });
 });
-
-function auth(requestId: string, amount: number): string {
-  return vendorAuthorize(TEST_VENDOR_KEY, SERIAL, {
-    txnId: refillTxnId(SERIAL, requestId),
-    amount,
-    nextInspection: "2099-12-31",
-  });
-}
-
-function pendingBody(requestId: string, amount: number) {
-  return {
-    requestId,
-    meter: METER,
-    txnId: refillTxnId(SERIAL, requestId),
-    amount,
-    nextInspection: "2099-12-31",
-    authorization: auth(requestId, amount),
-  };
-}

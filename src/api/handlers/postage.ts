@@ -42,5 +42,4 @@ export function registerPostageMethods(server: RpcServer, services: PostageServi
   });
   server.register("postage.batch.cancel", PostageMethods["postage.batch.cancel"], (p) => postage.cancel(p));
   server.register("postage.balance", PostageMethods["postage.balance"], (p) => postage.balance(p.meter));
-  server.register("postage.refill", PostageMethods["postage.refill"], (p) => postage.refill(p));
 }

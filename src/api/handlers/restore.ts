@@ -1,8 +1,8 @@
 import { TermhostError } from "../../errors/errors.js";
 import type { RpcServer } from "../../jsonrpc/server.js";
 import type { ReaderManager } from "../../pcsc/reader-manager.js";
-import type { ValueEngine } from "../../purse/engine/engine.js";
-import { isOpen, type ValueTx } from "../../purse/engine/records.js";
+import type { ValueEngine } from "../../value/engine.js";
+import { isOpen, type ValueTx } from "../../value/records.js";
 import { type RestoreEntry, RestoreMethods } from "../schemas/restore.js";
 import { transactionView } from "./value.js";
 
@@ -44,25 +44,7 @@ export function registerRestoreMethods(server: RpcServer, services: RestoreServi
         asked.push(r.name);
       }
     }
-    if (p.waitMs > 0) await closedOrTimeout(value, tx.txId, p.waitMs);
+    if (p.waitMs > 0) await value.settled(tx.txId, p.waitMs);
     return { transaction: entry(value, value.find({ txId: tx.txId }) ?? tx), readers: asked };
-  });
-}
-
-/** Resolves when the transaction is closed or after `ms`, whichever is first; never rejects. */
-function closedOrTimeout(engine: ValueEngine, txId: string, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      engine.off("transaction", onStep);
-      resolve();
-    };
-    const onStep = (tx: ValueTx): void => {
-      if (tx.txId === txId && !isOpen(tx)) done();
-    };
-    const timer = setTimeout(done, ms);
-    engine.on("transaction", onStep);
-    const now = engine.find({ txId });
-    if (now === undefined || !isOpen(now)) done();
   });
 }

@@ -1,8 +1,8 @@
 import { TermhostError } from "../../errors/errors.js";
 import type { RpcServer } from "../../jsonrpc/server.js";
 import { currencyAlpha, currencyNumeric } from "../../purse/currency.js";
-import type { ValueEngine } from "../../purse/engine/engine.js";
-import type { ValueTx } from "../../purse/engine/records.js";
+import type { ValueEngine } from "../../value/engine.js";
+import type { ValueTx } from "../../value/records.js";
 import type { EventHub } from "../events.js";
 import { ValueMethods, type ValueTransaction } from "../schemas/value.js";
 

@@ -32,13 +32,16 @@ export const ValueState = z.enum(["pending", "restoring", "applied", "failed"]);
 export const ValueTransaction = z.object({
   txId: z.string(),
   requestId: z.string(),
-  kind: z.enum(["load", "debit"]),
+  /** A refill is a postage meter's value increase (postage.refill). */
+  kind: z.enum(["load", "debit", "refill"]),
+  /** The reader holding the card; the meter's name for a refill. */
   reader: z.string(),
   amount: z.number().int(),
   currency: z.string(),
   state: ValueState,
   /** The journaled step: requested, authorizing, authorized, debiting, applied, failed. */
   phase: z.string(),
+  /** The card's id; the meter's serial for a refill. */
   cardId: z.string().nullable(),
   balanceAfter: z.number().int().nullable(),
   /** How a restore settled it: the card had it already, or the stored message was sent again. */

@@ -85,7 +85,7 @@ function formatInspect(r: InspectReport): string {
         Object.entries(s.batchesByOutcome)
           .map(([o, n]) => `${n} ${o}`)
           .join(", ") || "none"
-      }; ${s.pendingRefills.length} refills pending`,
+      } (refills are value transactions: see the value journal)`,
     );
   }
   return lines.join("\n");

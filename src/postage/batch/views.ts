@@ -1,4 +1,4 @@
-import type { BatchEntry, RefillEntry } from "../ledger/state.js";
+import type { BatchEntry } from "../ledger/state.js";
 import type { BatchPhase } from "./machine.js";
 
 export type BatchState =
@@ -59,25 +59,5 @@ export function batchView(b: BatchEntry, phase: BatchPhase | undefined): BatchVi
     released: b.released,
     reason: b.reason,
     indicia: b.indicia.map((i) => ({ ...i })),
-  };
-}
-
-export interface RefillView {
-  requestId: string;
-  meter: string;
-  txnId: string;
-  amount: number;
-  state: "pending" | "applied";
-  controlTotalAfter: number | null;
-}
-
-export function refillView(r: RefillEntry): RefillView {
-  return {
-    requestId: r.requestId,
-    meter: r.meter,
-    txnId: r.txnId,
-    amount: r.amount,
-    state: r.state === "applied" ? "applied" : "pending",
-    controlTotalAfter: r.controlTotalAfter,
   };
 }

@@ -147,34 +147,4 @@ describe("postage ledger", () => {
     );
     await ledger.close();
   });
-
-  it("a refill moves the mirror once, whatever is replayed", async () => {
-    const path = tmp();
-    const ledger = await PostageLedger.open({ path });
-    await ledger.synced("m", regs(100));
-    const pending = {
-      requestId: "f",
-      meter: "m",
-      txnId: txn(9),
-      amount: 500,
-      nextInspection: "2030-01-01",
-      authorization: "ab".repeat(16),
-    };
-    await ledger.write([{ type: "refill.pending", body: pending }]);
-    const applied = {
-      requestId: "f",
-      descendingAfter: 600,
-      controlTotalAfter: 600,
-      ascendingAfter: 0,
-      pieceCount: 0,
-    };
-    await ledger.write([{ type: "refill.applied", body: applied }]);
-    await ledger.write([{ type: "refill.applied", body: applied }]);
-    expect(ledger.state.refills.get("f")?.state).toBe("applied");
-    expect(ledger.funds("m")?.balance).toBe(600);
-    await ledger.close();
-    const again = await PostageLedger.open({ path });
-    expect(again.funds("m")?.balance).toBe(600);
-    await again.close();
-  });
 });

@@ -89,27 +89,6 @@ export const LedgerRecords = {
     released: Register,
     reason: z.string().max(200).optional(),
   }),
-  /** A refill about to be sent: on disk first, so an interrupted one is finished, never repeated. */
-  "refill.pending": z.object({
-    requestId: RequestId,
-    meter: MeterName,
-    txnId: TxnId,
-    amount: z.number().int().min(0).max(100_000_000),
-    nextInspection: IsoDate,
-    authorization: z.string().regex(/^[0-9a-f]{32}$/),
-  }),
-  "refill.applied": z.object({
-    requestId: RequestId,
-    descendingAfter: Register,
-    controlTotalAfter: Register,
-    ascendingAfter: Register,
-    pieceCount: Register,
-  }),
-  "refill.failed": z.object({
-    requestId: RequestId,
-    code: z.string().max(64),
-    reason: z.string().max(200),
-  }),
 } as const;
 export type LedgerRecords = typeof LedgerRecords;
 export type LedgerBody<K extends keyof LedgerRecords> = z.infer<LedgerRecords[K]>;

@@ -42,13 +42,3 @@ export function openIntents(state: LedgerState, meter: string): BatchEntry[] {
     (b) => b.meter === meter && b.outcome === null && b.pending !== null,
   );
 }
-
-/**
- * A refill journaled as pending is finished by resending it with the same transaction id and
- * authorization: the meter remembers applied ids (and finishes its own pending credit at power-up),
- * so the resend credits at most once. When the meter's last transaction is this refill, it is
- * already applied and nothing is sent.
- */
-export function refillAlreadyApplied(txnId: string, last: LastTransaction): boolean {
-  return last.kind === "refill" && last.txnId === txnId;
-}

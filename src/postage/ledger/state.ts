@@ -52,29 +52,15 @@ export const BatchEntry = z.object({
 });
 export type BatchEntry = z.infer<typeof BatchEntry>;
 
-export const RefillEntry = z.object({
-  requestId: z.string(),
-  meter: z.string(),
-  txnId: z.string(),
-  amount: z.number().int(),
-  nextInspection: z.string(),
-  authorization: z.string(),
-  state: z.enum(["pending", "applied", "failed"]),
-  controlTotalAfter: z.number().int().nullable(),
-  failure: z.object({ code: z.string(), reason: z.string() }).nullable(),
-});
-export type RefillEntry = z.infer<typeof RefillEntry>;
-
 export interface LedgerState {
   meters: Map<string, MeterMirror>;
   batches: Map<string, BatchEntry>;
   batchByRequest: Map<string, string>;
-  refills: Map<string, RefillEntry>;
-  /** Closed batches and finished refills in closing order; the oldest are forgotten past a bound. */
+  /** Closed batches in closing order; the oldest are forgotten past a bound. */
   finished: string[];
 }
 
-/** Finished batches and refills kept for status and request-id replays. */
+/** Finished batches kept for status and request-id replays. */
 export const KEEP_FINISHED = 2048;
 
 export function emptyLedger(): LedgerState {
@@ -82,7 +68,6 @@ export function emptyLedger(): LedgerState {
     meters: new Map(),
     batches: new Map(),
     batchByRequest: new Map(),
-    refills: new Map(),
     finished: [],
   };
 }
@@ -141,39 +126,6 @@ export function reduceLedger(state: LedgerState, record: LedgerRecord): LedgerSt
       remember(state, `b:${batch.batchId}`);
       break;
     }
-    case "refill.pending": {
-      const b = record.body;
-      state.refills.set(b.requestId, {
-        ...b,
-        state: "pending",
-        controlTotalAfter: null,
-        failure: null,
-      });
-      break;
-    }
-    case "refill.applied": {
-      const refill = state.refills.get(record.body.requestId);
-      if (refill === undefined || refill.state !== "pending") break;
-      refill.state = "applied";
-      refill.controlTotalAfter = record.body.controlTotalAfter;
-      const m = state.meters.get(refill.meter);
-      if (m !== undefined) {
-        m.balance = record.body.descendingAfter;
-        m.controlTotal = record.body.controlTotalAfter;
-        m.ascending = record.body.ascendingAfter;
-        m.pieceCount = record.body.pieceCount;
-      }
-      remember(state, `r:${refill.requestId}`);
-      break;
-    }
-    case "refill.failed": {
-      const refill = state.refills.get(record.body.requestId);
-      if (refill === undefined || refill.state !== "pending") break;
-      refill.state = "failed";
-      refill.failure = { code: record.body.code, reason: record.body.reason };
-      remember(state, `r:${refill.requestId}`);
-      break;
-    }
   }
   return state;
 }
@@ -220,18 +172,15 @@ function remember(state: LedgerState, key: string): void {
   state.finished.push(key);
   while (state.finished.length > KEEP_FINISHED) {
     const old = state.finished.shift() as string;
-    if (old.startsWith("b:")) {
-      const batch = state.batches.get(old.slice(2));
-      state.batches.delete(old.slice(2));
-      if (batch !== undefined) state.batchByRequest.delete(batch.requestId);
-    } else state.refills.delete(old.slice(2));
+    const batch = state.batches.get(old.slice(2));
+    state.batches.delete(old.slice(2));
+    if (batch !== undefined) state.batchByRequest.delete(batch.requestId);
   }
 }
 
 export const LedgerSnapshot = z.object({
   meters: z.array(z.tuple([z.string(), MeterMirror])),
   batches: z.array(BatchEntry),
-  refills: z.array(RefillEntry),
   finished: z.array(z.string()),
 });
 export type LedgerSnapshot = z.infer<typeof LedgerSnapshot>;
@@ -241,14 +190,12 @@ export const ledgerSnapshotCodec = {
   save: (s: LedgerState): LedgerSnapshot => ({
     meters: [...s.meters],
     batches: [...s.batches.values()],
-    refills: [...s.refills.values()],
     finished: [...s.finished],
   }),
   load: (snap: LedgerSnapshot): LedgerState => ({
     meters: new Map(snap.meters),
     batches: new Map(snap.batches.map((b) => [b.batchId, b])),
     batchByRequest: new Map(snap.batches.map((b) => [b.requestId, b.batchId])),
-    refills: new Map(snap.refills.map((r) => [r.requestId, r])),
     finished: [...snap.finished],
   }),
 };

@@ -1,5 +1,6 @@
+import { isCardMessage } from "../../value/devices.js";
+import type { ValueTx } from "../../value/records.js";
 import type { TransactionRecord } from "../messages/index.js";
-import type { ValueTx } from "./records.js";
 
 /** What the card says about itself after re-insertion: READ LAST TRANSACTION, checked by AUTHENTICATE. */
 export interface CardFacts {
@@ -25,7 +26,7 @@ export type RestoreDecision =
  */
 export function decideRestore(tx: ValueTx, card: CardFacts): RestoreDecision {
   const m = tx.message;
-  if (tx.cardId !== card.cardId || m === null) return { kind: "other-card" };
+  if (tx.cardId !== card.cardId || !isCardMessage(m)) return { kind: "other-card" };
   const l = card.last;
   const ours =
     l !== null &&

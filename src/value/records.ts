@@ -1,12 +1,17 @@
 import { z } from "zod";
-import type { JournalRecord } from "../../journal/index.js";
+import type { JournalRecord } from "../journal/index.js";
 
 /**
- * The value ledger's journal records. `value.authorized` is the restore record of claim 002 (C, E4):
- * card id, counter, amount and the authorization, with the exact balance-increase message; it is
- * durable before CREDIT leaves the host.
+ * The value ledger's journal records, for every kind of value transaction: card loads and debits,
+ * and meter refills. `value.authorized` is the restore record of claim 002 (C, E4): the target's
+ * id, its counter, the amount and the authorization, with the exact value-increase message; it is
+ * durable before that message leaves the host.
  */
 const Hex8 = z.string().regex(/^[0-9a-f]{16}$/);
+/** A card id (8 bytes as hex) or a meter serial. */
+const TargetId = z.string().regex(/^[0-9A-Za-z._-]{1,32}$/);
+/** A completion proof: S3 or a debit proof (8 bytes), or a meter's refill transaction id (16 bytes). */
+const Proof = z.string().regex(/^(?:[0-9a-f]{16}|[0-9a-f]{32})$/);
 const Money = z.number().int().min(0).max(0x7fffffff);
 const Counter = z.number().int().min(0).max(0xffffffff);
 const At = z.string();
@@ -23,35 +28,58 @@ export const ValueMessage = z
   .strict();
 export type ValueMessage = z.infer<typeof ValueMessage>;
 
+/** A meter refill as sent: the meter's transaction id, and the vendor's authorization over it. */
+export const RefillMessage = z
+  .object({
+    txnId: z.string().regex(/^[0-9a-f]{32}$/),
+    amount: Money,
+    nextInspection: z.iso.date(),
+    authorization: z.string().regex(/^[0-9a-f]{32}$/),
+  })
+  .strict();
+export type RefillMessage = z.infer<typeof RefillMessage>;
+
+export const StoredMessage = z.union([ValueMessage, RefillMessage]);
+export type StoredMessage = z.infer<typeof StoredMessage>;
+
+export const ValueKind = z.enum(["load", "debit", "refill"]);
+export type ValueKind = z.infer<typeof ValueKind>;
+/** Kinds that add value: each needs an authorization and has a restore record. */
+export const isIncrease = (kind: ValueKind): boolean => kind !== "debit";
+
 export const ValueRecords = {
   "value.requested": z
     .object({
       txId: z.string(),
       requestId: z.string(),
-      kind: z.enum(["load", "debit"]),
+      kind: ValueKind,
+      /** Where the target is: a reader's name, or a meter's for a refill. */
       reader: z.string(),
       amount: Money,
       currency: z.number().int().min(1).max(999),
       at: At,
     })
     .strict(),
-  /** The card is known and authentic; an authorization may be asked for from here on. */
+  /**
+   * The target is known (a card authenticated, a meter read); an authorization may be asked for
+   * from here on. For a meter, the counter is its control total.
+   */
   "value.authorizing": z
-    .object({ txId: z.string(), cardId: Hex8, counter: Counter, balanceBefore: Money, at: At })
+    .object({ txId: z.string(), cardId: TargetId, counter: Counter, balanceBefore: Money, at: At })
     .strict(),
   /** The restore record: what to resend, and the authorization to report if it never lands. */
   "value.authorized": z
-    .object({ txId: z.string(), authorizationId: z.number().int().min(0), message: ValueMessage, at: At })
+    .object({ txId: z.string(), authorizationId: z.number().int().min(0), message: StoredMessage, at: At })
     .strict(),
   /** A debit's message, durable before DEBIT is sent. */
   "value.debiting": z
-    .object({ txId: z.string(), cardId: Hex8, balanceBefore: Money, message: ValueMessage, at: At })
+    .object({ txId: z.string(), cardId: TargetId, balanceBefore: Money, message: ValueMessage, at: At })
     .strict(),
   "value.applied": z
     .object({
       txId: z.string(),
       balanceAfter: Money,
-      proof: Hex8,
+      proof: Proof,
       restored: z.enum(["already-applied", "resent"]).nullable(),
       at: At,
     })
@@ -77,16 +105,18 @@ export type Phase = "requested" | "authorizing" | "authorized" | "debiting" | "a
 export interface ValueTx {
   txId: string;
   requestId: string;
-  kind: "load" | "debit";
+  kind: ValueKind;
+  /** A reader's name, or a meter's for a refill. */
   reader: string;
   amount: number;
   currency: number;
   phase: Phase;
+  /** The card's id, or the meter's serial for a refill. */
   cardId: string | null;
   counter: number | null;
   balanceBefore: number | null;
   authorizationId: number | null;
-  message: ValueMessage | null;
+  message: StoredMessage | null;
   balanceAfter: number | null;
   proof: string | null;
   restored: "already-applied" | "resent" | null;
@@ -191,18 +221,18 @@ export function reduceValue(state: ValueState, r: JournalRecord<ValueRecords>): 
 const TxSnapshot = z.object({
   txId: z.string(),
   requestId: z.string(),
-  kind: z.enum(["load", "debit"]),
+  kind: ValueKind,
   reader: z.string(),
   amount: Money,
   currency: z.number().int(),
   phase: z.enum(["requested", "authorizing", "authorized", "debiting", "applied", "failed"]),
-  cardId: Hex8.nullable(),
+  cardId: TargetId.nullable(),
   counter: Counter.nullable(),
   balanceBefore: Money.nullable(),
   authorizationId: z.number().int().nullable(),
-  message: ValueMessage.nullable(),
+  message: StoredMessage.nullable(),
   balanceAfter: Money.nullable(),
-  proof: Hex8.nullable(),
+  proof: Proof.nullable(),
   restored: z.enum(["already-applied", "resent"]).nullable(),
   error: z.object({ code: z.string(), message: z.string() }).nullable(),
   reversal: z.object({ authorizationId: z.number().int(), reported: z.boolean() }).nullable(),

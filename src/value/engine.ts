@@ -1,13 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
-import type { Authorizer } from "../../authorize/authorizer.js";
-import { isTermhostError, TermhostError } from "../../errors/errors.js";
-import type { Journal, RecordInput } from "../../journal/index.js";
-import type { ReaderManager } from "../../pcsc/reader-manager.js";
-import { PurseCardOps } from "./card.js";
-import { isOpen, type ValueRecords, type ValueState, type ValueTx } from "./records.js";
-import { type CardFacts, decideRestore } from "./restore-decision.js";
+import { isTermhostError, TermhostError } from "../errors/errors.js";
+import type { Journal, RecordInput } from "../journal/index.js";
+import type { ValueDevices, ValueTarget } from "./devices.js";
+import { isOpen, type ValueKind, type ValueRecords, type ValueState, type ValueTx } from "./records.js";
 
 export interface ValueLimits {
   /** A load may not take a card's balance above this (minor units). */
@@ -20,23 +17,26 @@ export interface ValueLimits {
 
 export interface ValueEngineOptions {
   journal: Journal<ValueRecords, ValueState, unknown>;
-  readers: ReaderManager;
-  authorizer: Authorizer;
-  /** The SAM's reader, which holds no purse to restore. */
-  samReader: () => string | undefined;
-  terminalId: Buffer;
+  /** Currencies and limits of card loads and debits; a refill's currency is its meter's. */
   currencies: readonly number[];
   limits: ValueLimits;
-  /** While transactions wait for restore, how often to try again without a card event. */
+  /** While transactions wait for restore, how often to try again without a device event. */
   retryMs: number;
   log: Logger;
 }
 
 export interface ValueRequest {
+  /** The reader holding the card, or the meter to refill. */
   reader: string;
   amount: number;
   currency: number;
   requestId: string;
+  /**
+   * Terms the target's authorization is bound to beyond the amount (a refill's next inspection
+   * date, a vendor authorization obtained by the caller). Held only while the transaction runs:
+   * one interrupted before its restore record is journaled ends failed.
+   */
+  terms?: Readonly<Record<string, string>>;
 }
 
 type Events = {
@@ -52,20 +52,25 @@ function errorOf(e: unknown): TermhostError {
 }
 
 const now = (): string => new Date().toISOString();
-const hex = (b: Buffer): string => b.toString("hex");
 
 /**
- * The load engine (claim 002 D–F) and purchases. Each step of a transaction is journaled before it
- * is acted on; an interrupted transaction is restored from its journaled message on card
- * re-insertion, reader or pcscd return, daemon start, or a timer — exactly once, or ended `failed`
- * with its authorization reported for reversal.
+ * The value engine (claim 002 D–F): card loads, purchases and meter refills. Each step of a
+ * transaction is journaled before it is acted on; an interrupted transaction is restored from its
+ * journaled message when its target comes back (card re-insertion, reader or pcscd return, meter
+ * reconnection), at daemon start, or on a timer — exactly once, or ended `failed` with its
+ * authorization reported for reversal. What differs between a card and a meter lives behind
+ * `ValueDevices`; the order of journal writes and sends lives here, once.
  */
 export class ValueEngine extends EventEmitter<Events> {
   private readonly running = new Map<string, Promise<void>>();
-  private readonly busyReaders = new Set<string>();
+  /** Devices in use, as `family/where`. */
+  private readonly busyDevices = new Set<string>();
+  private readonly families = new Map<ValueKind, ValueDevices>();
+  private readonly terms = new Map<string, Readonly<Record<string, string>>>();
   /** Why an open transaction is waiting; live only, since the journal records what was decided. */
   private readonly waitingBecause = new Map<string, { code: string; message: string }>();
   private retryTimer: NodeJS.Timeout | undefined;
+  private started = false;
   private stopped = false;
   private refusing = false;
 
@@ -74,6 +79,16 @@ export class ValueEngine extends EventEmitter<Events> {
   constructor(private readonly o: ValueEngineOptions) {
     super();
     this.journal = o.journal;
+  }
+
+  /** Adds a family of devices; each kind of transaction belongs to one family. */
+  addDevices(devices: ValueDevices): void {
+    for (const kind of devices.kinds) this.families.set(kind, devices);
+    devices.onAppear((where) => {
+      if (where === null) this.restoreEverywhere();
+      else this.restoreOn(where, devices);
+    });
+    if (this.started) this.restoreEverywhere();
   }
 
   /**
@@ -90,8 +105,7 @@ export class ValueEngine extends EventEmitter<Events> {
   }
 
   start(): void {
-    this.o.readers.on("card-inserted", (view) => this.restoreOn(view.name));
-    this.o.readers.on("service-up", () => this.restoreEverywhere());
+    this.started = true;
     this.restoreEverywhere();
   }
 
@@ -128,7 +142,30 @@ export class ValueEngine extends EventEmitter<Events> {
     return this.submit("debit", req);
   }
 
-  private async submit(kind: "load" | "debit", req: ValueRequest): Promise<ValueTx> {
+  /** A postage meter refill: a value increase like a load, authorized by the meter's vendor. */
+  refill(req: ValueRequest): Promise<ValueTx> {
+    return this.submit("refill", req);
+  }
+
+  /** Resolves once the transaction is closed, or after `ms`; never rejects. */
+  settled(txId: string, ms: number): Promise<ValueTx | undefined> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.off("transaction", onStep);
+        resolve(this.find({ txId }));
+      };
+      const onStep = (tx: ValueTx): void => {
+        if (tx.txId === txId && !isOpen(tx)) done();
+      };
+      const timer = setTimeout(done, ms);
+      this.on("transaction", onStep);
+      const tx = this.find({ txId });
+      if (tx === undefined || !isOpen(tx)) done();
+    });
+  }
+
+  private async submit(kind: ValueKind, req: ValueRequest): Promise<ValueTx> {
     const existing = this.find({ requestId: req.requestId });
     if (existing !== undefined) {
       const same =
@@ -154,27 +191,32 @@ export class ValueEngine extends EventEmitter<Events> {
         hint: "retry when it is back; transactions already accepted are kept",
       });
     }
-    this.checkRequest(kind, req);
-    if (this.busyReaders.has(req.reader)) {
+    const family = this.family(kind);
+    if (kind !== "refill") this.checkRequest(kind, req);
+    const device = `${family.name}/${req.reader}`;
+    if (this.busyDevices.has(device)) {
       throw new TermhostError("BUSY", `a transaction is in progress on '${req.reader}'`, {
         hint: "wait for it to finish (value.status) and try again",
       });
     }
     const txId = `vtx-${Date.now().toString(36)}-${randomBytes(5).toString("hex")}`;
-    // Claimed before the first await, so two requests for one reader cannot both start.
-    this.busyReaders.add(req.reader);
+    // Claimed before the first await, so two requests for one device cannot both start.
+    this.busyDevices.add(device);
     let run: Promise<void> | undefined;
+    const { terms, ...journaled } = req;
     try {
-      await this.append({ type: "value.requested", body: { txId, kind, ...req, at: now() } });
-      run = kind === "load" ? this.runLoad(txId) : this.runDebit(txId);
+      await this.append({ type: "value.requested", body: { txId, kind, ...journaled, at: now() } });
+      if (terms !== undefined) this.terms.set(txId, terms);
+      run = kind === "debit" ? this.runDebit(txId) : this.runIncrease(txId);
       this.running.set(txId, run);
       await run;
     } finally {
       if (run !== undefined) this.running.delete(txId);
-      this.busyReaders.delete(req.reader);
+      this.terms.delete(txId);
+      this.busyDevices.delete(device);
     }
-    // A card that is still there (a bad proof, a glitch) is asked at once what happened.
-    if (isOpen(this.tx(txId))) this.restoreOn(req.reader);
+    // A target that is still there (a bad proof, a glitch) is asked at once what happened.
+    if (isOpen(this.tx(txId))) this.restoreOn(req.reader, family);
     this.scheduleRetry();
     return this.view(txId);
   }
@@ -242,65 +284,45 @@ export class ValueEngine extends EventEmitter<Events> {
     });
   }
 
-  /** Authenticate → authorize → journal the restore record → CREDIT → verify S3 → close. */
-  private async runLoad(txId: string): Promise<void> {
+  private family(kind: ValueKind): ValueDevices {
+    const f = this.families.get(kind);
+    if (f === undefined)
+      throw new TermhostError("INTERNAL", `no device takes ${kind} transactions`, {
+        hint: kind === "refill" ? "configure a postage meter" : "configure the value service",
+      });
+    return f;
+  }
+
+  private familyOf(txId: string): ValueDevices {
+    return this.family(this.tx(txId).kind);
+  }
+
+  /** Authenticate → authorize → journal the restore record → send → verify the completion → close. */
+  private async runIncrease(txId: string): Promise<void> {
     const tx = this.tx(txId);
-    const { authorizer, terminalId, readers, limits } = this.o;
     try {
-      await readers.withCard(tx.reader, "exclusive", async (channel) => {
-        const card = new PurseCardOps(channel.transmit);
-        await card.select();
-        await authorizer.session(async (session) => {
-          const answer = await card.authenticate(await session.challenge());
-          await session.verifyAuthentication(answer);
-          this.refuseWhileRestoreOpen(hex(answer.cardId), txId);
-          const init = await card.initializeLoad(tx.amount, tx.currency, terminalId);
-          if (!init.cardId.equals(answer.cardId) || init.counter !== answer.counter) {
-            throw new TermhostError(
-              "CARD_MISMATCH",
-              "the card changed between AUTHENTICATE and INITIALIZE LOAD",
-              {
-                hint: "re-insert the card and try again",
+      await this.family(tx.kind).withTarget(tx.reader, async (target) => {
+        await target.authorize(tx, this.terms.get(txId) ?? {}, {
+          authorizing: async (facts) => {
+            this.refuseWhileRestoreOpen(facts.targetId, txId);
+            await this.append({
+              type: "value.authorizing",
+              body: {
+                txId,
+                cardId: facts.targetId,
+                counter: facts.counter,
+                balanceBefore: facts.balanceBefore,
+                at: now(),
               },
-            );
-          }
-          if (init.balance + tx.amount > limits.maxBalance) {
-            throw new TermhostError(
-              "LIMIT_EXCEEDED",
-              `the card's balance would exceed ${limits.maxBalance}`,
-              {
-                context: { balance: init.balance, limit: limits.maxBalance },
-              },
-            );
-          }
-          await this.append({
-            type: "value.authorizing",
-            body: {
-              txId,
-              cardId: hex(init.cardId),
-              counter: init.counter,
-              balanceBefore: init.balance,
-              at: now(),
-            },
-          });
-          const grant = await session.authorize({ amount: tx.amount, terminalId, init });
-          await this.append({
-            type: "value.authorized",
-            body: {
-              txId,
-              authorizationId: grant.authorizationId,
-              message: {
-                counter: init.counter,
-                amount: tx.amount,
-                currency: init.currency,
-                terminalId: hex(terminalId),
-                s2: hex(grant.s2),
-              },
-              at: now(),
-            },
-          });
+            });
+          },
+          authorized: (grant) =>
+            this.append({
+              type: "value.authorized",
+              body: { txId, authorizationId: grant.authorizationId, message: grant.message, at: now() },
+            }),
         });
-        await this.sendCredit(txId, card, null);
+        await this.sendAndClose(txId, target, null);
       });
     } catch (e) {
       await this.afterError(txId, errorOf(e));
@@ -310,47 +332,18 @@ export class ValueEngine extends EventEmitter<Events> {
   /** Authenticate → journal the debit message → DEBIT → close. */
   private async runDebit(txId: string): Promise<void> {
     const tx = this.tx(txId);
-    const { authorizer, terminalId, readers } = this.o;
     try {
-      await readers.withCard(tx.reader, "exclusive", async (channel) => {
-        const card = new PurseCardOps(channel.transmit);
-        await card.select();
-        const answer = await authorizer.session(async (session) => {
-          const a = await card.authenticate(await session.challenge());
-          await session.verifyAuthentication(a);
-          return a;
-        });
-        this.refuseWhileRestoreOpen(hex(answer.cardId), txId);
-        const facts = await card.readLastTransaction();
-        if (facts.counter !== answer.counter) {
-          throw new TermhostError("CARD_MISMATCH", "the card's counter changed during the purchase");
-        }
-        if (facts.balance < tx.amount) {
-          throw new TermhostError(
-            "VALUE_REFUSED",
-            `the card holds ${facts.balance}, less than ${tx.amount}`,
-            {
-              hint: "load the card first",
-              context: { balance: facts.balance },
-            },
-          );
-        }
-        await this.append({
-          type: "value.debiting",
-          body: {
-            txId,
-            cardId: hex(answer.cardId),
-            balanceBefore: facts.balance,
-            message: {
-              counter: answer.counter,
-              amount: tx.amount,
-              currency: tx.currency,
-              terminalId: hex(terminalId),
-            },
-            at: now(),
+      await this.family(tx.kind).withTarget(tx.reader, async (target) => {
+        await target.prepareDebit(tx, {
+          debiting: async (facts, message) => {
+            this.refuseWhileRestoreOpen(facts.targetId, txId);
+            await this.append({
+              type: "value.debiting",
+              body: { txId, cardId: facts.targetId, balanceBefore: facts.balanceBefore, message, at: now() },
+            });
           },
         });
-        await this.sendDebit(txId, card, null);
+        await this.sendAndClose(txId, target, null);
       });
     } catch (e) {
       await this.afterError(txId, errorOf(e));
@@ -372,44 +365,11 @@ export class ValueEngine extends EventEmitter<Events> {
     }
   }
 
-  private async sendCredit(txId: string, card: PurseCardOps, restored: "resent" | null): Promise<void> {
-    const tx = this.tx(txId);
-    const m = tx.message;
-    if (m?.s2 === undefined || tx.authorizationId === null)
-      throw new TermhostError("INTERNAL", "no stored credit");
-    const answer = await card.credit({
-      counter: m.counter,
-      amount: m.amount,
-      currency: m.currency,
-      terminalId: Buffer.from(m.terminalId, "hex"),
-      s2: Buffer.from(m.s2, "hex"),
-    });
-    // Only the authorizer's check of S3 makes this a success: a bare or forged answer is not.
-    await this.o.authorizer.verifyCompletion(tx.authorizationId, answer.balanceAfter, answer.s3);
+  private async sendAndClose(txId: string, target: ValueTarget, restored: "resent" | null): Promise<void> {
+    const done = await target.send(this.tx(txId));
     await this.append({
       type: "value.applied",
-      body: { txId, balanceAfter: answer.balanceAfter, proof: hex(answer.s3), restored, at: now() },
-    });
-  }
-
-  private async sendDebit(txId: string, card: PurseCardOps, restored: "resent" | null): Promise<void> {
-    const m = this.tx(txId).message;
-    if (m === null) throw new TermhostError("INTERNAL", "no stored debit");
-    const answer = await card.debit({
-      counter: m.counter,
-      amount: m.amount,
-      currency: m.currency,
-      terminalId: Buffer.from(m.terminalId, "hex"),
-    });
-    if (
-      answer.counter !== m.counter ||
-      answer.balanceAfter !== (this.tx(txId).balanceBefore ?? -1) - m.amount
-    ) {
-      throw new TermhostError("CARD_NOT_AUTHENTIC", "the card's DEBIT answer does not match the debit sent");
-    }
-    await this.append({
-      type: "value.applied",
-      body: { txId, balanceAfter: answer.balanceAfter, proof: hex(answer.proof), restored, at: now() },
+      body: { txId, balanceAfter: done.balanceAfter, proof: done.proof, restored, at: now() },
     });
   }
 
@@ -420,7 +380,10 @@ export class ValueEngine extends EventEmitter<Events> {
    */
   private async afterError(txId: string, e: TermhostError): Promise<void> {
     const tx = this.tx(txId);
-    this.o.log.warn({ txId, phase: tx.phase, code: e.code, err: e.message }, "value transaction interrupted");
+    this.o.log.warn(
+      { txId, kind: tx.kind, phase: tx.phase, code: e.code, err: e.message },
+      "value transaction interrupted",
+    );
     switch (tx.phase) {
       case "requested":
         await this.fail(txId, e, null);
@@ -431,6 +394,14 @@ export class ValueEngine extends EventEmitter<Events> {
         else await this.settleAuthorizing(txId, e);
         return;
       case "authorized":
+        // A meter that refuses the refill outright (a bad authorization) never takes it later.
+        if (e.code === "METER_REFUSED") {
+          await this.endWithReversal(txId, e);
+          return;
+        }
+        this.waitingBecause.set(txId, { code: e.code, message: e.message });
+        this.emit("restore.pending", this.view(txId));
+        return;
       case "debiting":
         this.waitingBecause.set(txId, { code: e.code, message: e.message });
         this.emit("restore.pending", this.view(txId));
@@ -444,8 +415,9 @@ export class ValueEngine extends EventEmitter<Events> {
   private async settleAuthorizing(txId: string, cause: TermhostError): Promise<void> {
     const tx = this.tx(txId);
     if (tx.cardId === null || tx.counter === null) return;
+    const { authority } = this.familyOf(txId);
     try {
-      const found = await this.o.authorizer.find(Buffer.from(tx.cardId, "hex"), tx.counter);
+      const found = await authority.find(tx.cardId, tx.counter);
       if (found === undefined) {
         await this.fail(txId, cause, null);
         return;
@@ -453,10 +425,10 @@ export class ValueEngine extends EventEmitter<Events> {
       if (found.status === "applied") {
         this.o.log.error(
           { txId, authorizationId: found.authorizationId },
-          "authorization applied without a CREDIT from this terminal",
+          "authorization applied without a message from this terminal",
         );
       }
-      if (found.status === "issued") await this.o.authorizer.reportReversal(found.authorizationId);
+      if (found.status === "issued") await authority.reportReversal(found.authorizationId);
       await this.fail(txId, cause, {
         authorizationId: found.authorizationId,
         reported: found.status !== "applied",
@@ -474,11 +446,12 @@ export class ValueEngine extends EventEmitter<Events> {
   private restoreEverywhere(): void {
     if (this.stopped) return;
     for (const tx of this.openTxs()) {
+      if (!this.families.has(tx.kind)) continue;
       if (tx.phase === "requested") {
         void this.guard(tx.txId, () =>
           this.fail(
             tx.txId,
-            new TermhostError("INTERRUPTED", "interrupted before the card was authenticated"),
+            new TermhostError("INTERRUPTED", "interrupted before the target was authenticated"),
             null,
           ),
         );
@@ -491,10 +464,8 @@ export class ValueEngine extends EventEmitter<Events> {
         );
       }
     }
-    const sam = this.o.samReader();
-    for (const r of this.o.readers.list()) {
-      if (r.card === "present" && r.name !== sam) this.restoreOn(r.name);
-    }
+    for (const family of new Set(this.families.values()))
+      for (const where of family.present()) this.restoreOn(where, family);
     this.scheduleRetry();
   }
 
@@ -510,39 +481,38 @@ export class ValueEngine extends EventEmitter<Events> {
     }
   }
 
-  /** A card appeared (or may be there): if it is the card of an open transaction, settle it. */
-  restoreOn(reader: string): void {
-    if (this.stopped || reader === this.o.samReader()) return;
-    const waiting = this.openTxs().filter((tx) => tx.phase === "authorized" || tx.phase === "debiting");
+  /**
+   * A target appeared (or may be there) at `where`: if it is the target of an open transaction of
+   * that family, settle it. Cards are identified by their id, not their slot.
+   */
+  restoreOn(where: string, family: ValueDevices | undefined = this.families.get("load")): void {
+    if (this.stopped || family === undefined || !family.mayHold(where)) return;
+    const waiting = this.openTxs().filter(
+      (tx) => (tx.phase === "authorized" || tx.phase === "debiting") && this.families.get(tx.kind) === family,
+    );
     if (waiting.length === 0) return;
-    if (this.busyReaders.has(reader)) {
-      this.o.log.debug({ reader }, "restore waits: the reader is busy");
+    const device = `${family.name}/${where}`;
+    if (this.busyDevices.has(device)) {
+      this.o.log.debug({ where }, "restore waits: the device is busy");
       return;
     }
-    this.o.log.debug({ reader, waiting: waiting.map((tx) => tx.txId) }, "restore attempt");
-    this.busyReaders.add(reader);
-    const run = this.restoreCard(reader, waiting)
+    this.o.log.debug({ where, waiting: waiting.map((tx) => tx.txId) }, "restore attempt");
+    this.busyDevices.add(device);
+    const run = this.restoreTarget(family, where, waiting)
       .catch((e: unknown) =>
-        this.o.log.warn({ reader, err: errorOf(e).message }, "restore attempt failed; will retry"),
+        this.o.log.warn({ where, err: errorOf(e).message }, "restore attempt failed; will retry"),
       )
       .finally(() => {
-        this.busyReaders.delete(reader);
+        this.busyDevices.delete(device);
         this.scheduleRetry();
       });
     void run;
   }
 
-  private async restoreCard(reader: string, waiting: ValueTx[]): Promise<void> {
-    await this.o.readers.withCard(reader, "exclusive", async (channel) => {
-      const card = new PurseCardOps(channel.transmit);
-      await card.select();
-      const answer = await this.o.authorizer.session(async (session) => {
-        const a = await card.authenticate(await session.challenge());
-        await session.verifyAuthentication(a);
-        return a;
-      });
-      const cardId = hex(answer.cardId);
-      const mine = waiting.filter((tx) => tx.cardId === cardId && !this.running.has(tx.txId));
+  private async restoreTarget(family: ValueDevices, where: string, waiting: ValueTx[]): Promise<void> {
+    await family.withTarget(where, async (target) => {
+      const targetId = await target.identify();
+      const mine = waiting.filter((tx) => tx.cardId === targetId && !this.running.has(tx.txId));
       for (const tx of mine) {
         let settle: (() => void) | undefined;
         const marker = new Promise<void>((resolve) => {
@@ -550,7 +520,7 @@ export class ValueEngine extends EventEmitter<Events> {
         });
         this.running.set(tx.txId, marker);
         try {
-          await this.restoreOne(tx.txId, card);
+          await this.restoreOne(tx.txId, target);
         } finally {
           this.running.delete(tx.txId);
           settle?.();
@@ -559,35 +529,27 @@ export class ValueEngine extends EventEmitter<Events> {
     });
   }
 
-  private async restoreOne(txId: string, card: PurseCardOps): Promise<void> {
-    const tx = this.tx(txId);
-    const read = await card.readLastTransaction();
-    const facts: CardFacts = { cardId: tx.cardId ?? "", counter: read.counter, last: read.last };
-    const decision = decideRestore(tx, facts);
-    this.o.log.info({ txId, decision: decision.kind }, "restore decision");
-    const authorizationId = tx.authorizationId;
+  private async restoreOne(txId: string, target: ValueTarget): Promise<void> {
     try {
+      const decision = await target.inspect(this.tx(txId));
+      this.o.log.info({ txId, decision: decision.kind }, "restore decision");
       switch (decision.kind) {
         case "other-card":
           return;
         case "applied":
-          if (tx.kind === "load" && authorizationId !== null) {
-            await this.o.authorizer.verifyCompletion(authorizationId, decision.balanceAfter, decision.proof);
-          }
           await this.append({
             type: "value.applied",
             body: {
               txId,
-              balanceAfter: decision.balanceAfter,
-              proof: hex(decision.proof),
+              balanceAfter: decision.completion.balanceAfter,
+              proof: decision.completion.proof,
               restored: "already-applied",
               at: now(),
             },
           });
           break;
         case "resend":
-          if (tx.kind === "load") await this.sendCredit(txId, card, "resent");
-          else await this.sendDebit(txId, card, "resent");
+          await this.sendAndClose(txId, target, "resent");
           break;
         case "stale":
           await this.endStale(txId, decision.reason);
@@ -595,9 +557,13 @@ export class ValueEngine extends EventEmitter<Events> {
       }
     } catch (e) {
       const err = errorOf(e);
-      if (err.code === "CARD_NOT_AUTHENTIC" || err.code === "APDU_MALFORMED") {
-        // The card's answer does not verify (or is no answer, like a bare 9000): a card that
-        // cannot prove what it did is not asked again; its authorization is reported.
+      if (
+        err.code === "CARD_NOT_AUTHENTIC" ||
+        err.code === "APDU_MALFORMED" ||
+        err.code === "METER_REFUSED"
+      ) {
+        // The target's answer does not verify (or is no answer, like a bare 9000), or the meter
+        // refuses the stored refill: it is not asked again; its authorization is reported.
         await this.endWithReversal(txId, err);
         return;
       }
@@ -610,7 +576,7 @@ export class ValueEngine extends EventEmitter<Events> {
     await this.endWithReversal(
       txId,
       new TermhostError("VALUE_REFUSED", `the stored message can no longer land: ${reason}`, {
-        hint: "the authorization is reported for reversal; start a new load",
+        hint: "the authorization is reported for reversal; start a new transaction",
       }),
     );
   }
@@ -618,10 +584,10 @@ export class ValueEngine extends EventEmitter<Events> {
   private async endWithReversal(txId: string, e: TermhostError): Promise<void> {
     const tx = this.tx(txId);
     let reversal: ValueTx["reversal"] = null;
-    if (tx.kind === "load" && tx.authorizationId !== null) {
+    if (tx.kind !== "debit" && tx.authorizationId !== null) {
       let reported = false;
       try {
-        await this.o.authorizer.reportReversal(tx.authorizationId);
+        await this.familyOf(txId).authority.reportReversal(tx.authorizationId);
         reported = true;
       } catch (re) {
         this.o.log.warn({ txId, err: errorOf(re).message }, "reversal not reported yet; will retry");
@@ -632,7 +598,7 @@ export class ValueEngine extends EventEmitter<Events> {
     this.emit("restore.completed", this.view(txId));
   }
 
-  /** Reversals that could not be reported yet, and transactions waiting for their card. */
+  /** Reversals that could not be reported yet, and transactions waiting for their target. */
   private scheduleRetry(): void {
     if (this.stopped || this.retryTimer !== undefined) return;
     const pending = [...this.state.txs.values()].some(
@@ -649,11 +615,13 @@ export class ValueEngine extends EventEmitter<Events> {
   private async retryReversals(): Promise<void> {
     for (const tx of this.state.txs.values()) {
       if (tx.reversal === null || tx.reversal.reported) continue;
+      const family = this.families.get(tx.kind);
+      if (family === undefined) continue;
       try {
-        await this.o.authorizer.reportReversal(tx.reversal.authorizationId);
+        await family.authority.reportReversal(tx.reversal.authorizationId);
         await this.append({ type: "value.reversal-reported", body: { txId: tx.txId, at: now() } });
       } catch (e) {
-        if (isTermhostError(e, "AUTHORIZER_UNAVAILABLE")) return;
+        if (isTermhostError(e, "AUTHORIZER_UNAVAILABLE")) continue;
         // Refused (e.g. the authorizer holds it as applied): a contradiction for a technician.
         this.o.log.error({ txId: tx.txId, err: errorOf(e).message }, "the authorizer refused a reversal");
       }

@@ -1,0 +1,196 @@
+import { createHash } from "node:crypto";
+import type { Logger } from "pino";
+import { TermhostError } from "../../errors/errors.js";
+import {
+  type Completion,
+  isRefillMessage,
+  type RestoreDecision,
+  type ValueAuthority,
+  type ValueDevices,
+  type ValueTarget,
+} from "../../value/devices.js";
+import type { RefillMessage, ValueTx } from "../../value/records.js";
+import { refillTxnId } from "../batch/ids.js";
+import type { Mutex } from "../batch/lock.js";
+import type { MeterDriver } from "../meter/meter-driver.js";
+import type { Registers } from "../protocol/index.js";
+import { vendorAuthorization } from "./vendor-key.js";
+
+/** What the meter family needs of the postage service. */
+export interface MeterAccess {
+  names(): string[];
+  driver(meter: string): MeterDriver;
+  /** The meter's value-moving lock: a refill never interleaves with a print. */
+  lock(meter: string): Mutex;
+  /** A simulated meter's vendor key, when the configuration holds one. */
+  vendorKey(meter: string): string | undefined;
+  /** The meter's registers moved: align the balance mirror and wake batches waiting for funds. */
+  fundsMoved(meter: string, registers: Registers): Promise<void>;
+  log?: Logger | undefined;
+}
+
+/**
+ * The authorization of a refill comes from the meter's vendor: obtained by the caller for this
+ * meter, transaction id, amount and inspection date, or — for a simulated meter only — signed
+ * with the vendor key in the configuration. Either way it was never registered at a host, so
+ * there is no authorization to look up after a lost answer and a reversal is only logged: the
+ * meter refuses a transaction id it has applied, so an unused authorization is simply void.
+ */
+function vendorAuthority(log: Logger | undefined): ValueAuthority {
+  return {
+    find: async () => undefined,
+    reportReversal: async (authorizationId) => {
+      log?.warn({ authorizationId }, "refill authorization void: it will never be applied");
+    },
+  };
+}
+
+/** A refill's authorization id: the first six bytes of a hash of the authorization, for the ledger. */
+function authorizationIdOf(authorization: string): number {
+  return createHash("sha256").update(authorization, "hex").digest().readUIntBE(0, 6);
+}
+
+function refillMessage(tx: ValueTx): RefillMessage {
+  if (!isRefillMessage(tx.message))
+    throw new TermhostError("INTERNAL", `no stored refill message for ${tx.txId}`);
+  return tx.message;
+}
+
+/**
+ * Postage meters as targets of value increases: a refill goes through the same authorize →
+ * journal → send → restore engine as a card load. The meter's serial is the target id, its control
+ * total the counter the authorization binds; the REFILL's transaction id follows from the serial
+ * and the request id, and the meter applies an id at most once.
+ */
+export class MeterDevices implements ValueDevices {
+  readonly name = "meter";
+  readonly kinds = ["refill"] as const;
+  readonly authority: ValueAuthority;
+
+  constructor(
+    private readonly access: MeterAccess,
+    /** How long a refill waits for a meter that is reconnecting. */
+    private readonly readyWaitMs = 10_000,
+  ) {
+    this.authority = vendorAuthority(access.log);
+  }
+
+  withTarget<T>(meter: string, fn: (target: ValueTarget) => Promise<T>): Promise<T> {
+    if (!this.access.names().includes(meter))
+      throw new TermhostError("POSTAGE_METER_UNKNOWN", `no meter named '${meter}'`, {
+        context: { meter, meters: this.access.names() },
+      });
+    return this.access.lock(meter).run(async () => {
+      const driver = this.access.driver(meter);
+      await driver.whenReady(this.readyWaitMs);
+      return fn(new MeterTarget(meter, driver, this.access));
+    });
+  }
+
+  present(): string[] {
+    return this.access.names().filter((n) => this.access.driver(n).ready);
+  }
+
+  mayHold(meter: string): boolean {
+    return this.access.names().includes(meter);
+  }
+
+  onAppear(listener: (where: string | null) => void): void {
+    for (const name of this.access.names()) this.access.driver(name).on("ready", () => listener(name));
+  }
+}
+
+class MeterTarget implements ValueTarget {
+  constructor(
+    private readonly meter: string,
+    private readonly driver: MeterDriver,
+    private readonly access: MeterAccess,
+  ) {}
+
+  private serial(): string {
+    const serial = this.driver.registers?.serial;
+    if (serial === undefined)
+      throw new TermhostError("POSTAGE_METER_UNAVAILABLE", `meter ${this.meter} was never read`);
+    return serial;
+  }
+
+  async authorize(
+    tx: ValueTx,
+    terms: Readonly<Record<string, string>>,
+    steps: Parameters<ValueTarget["authorize"]>[2],
+  ): Promise<void> {
+    const registers = await this.driver.readRegisters();
+    const nextInspection = terms.nextInspection;
+    if (nextInspection === undefined)
+      throw new TermhostError("INTERNAL", "a refill needs its next inspection date");
+    const fields = { txnId: refillTxnId(registers.serial, tx.requestId), amount: tx.amount, nextInspection };
+    await steps.authorizing({
+      targetId: registers.serial,
+      counter: registers.controlTotal,
+      balanceBefore: registers.descending,
+    });
+    const authorization =
+      terms.authorization ?? vendorAuthorization(this.access.vendorKey(this.meter), registers.serial, fields);
+    if (authorization === undefined)
+      throw new TermhostError(
+        "POSTAGE_REFILL_UNAUTHORIZED",
+        `refill of meter ${this.meter} needs a vendor authorization`,
+        {
+          hint: "obtain it from the meter vendor for this transaction id, amount and next inspection date",
+          context: { meter: this.meter, serial: registers.serial, ...fields },
+        },
+      );
+    await steps.authorized({
+      authorizationId: authorizationIdOf(authorization),
+      message: { ...fields, authorization },
+    });
+  }
+
+  async prepareDebit(): Promise<void> {
+    throw new TermhostError("INTERNAL", "a meter takes no debits");
+  }
+
+  /** REFILL, then the registers prove it: the control total moved by at least the amount. */
+  async send(tx: ValueTx): Promise<Completion> {
+    const m = refillMessage(tx);
+    const registers = await this.driver.refill(m);
+    if (registers.serial !== tx.cardId || registers.controlTotal < (tx.counter ?? 0) + m.amount)
+      throw new TermhostError(
+        "METER_PAYLOAD_INVALID",
+        "the meter's registers after REFILL do not show the refill",
+        {
+          context: { serial: registers.serial, controlTotal: registers.controlTotal, before: tx.counter },
+        },
+      );
+    await this.moved(registers);
+    return { balanceAfter: registers.descending, proof: m.txnId };
+  }
+
+  async identify(): Promise<string> {
+    return this.serial();
+  }
+
+  /**
+   * The meter's last transaction is this refill: applied. Anything else: resent with the same
+   * transaction id and authorization — the meter remembers the ids it applied and answers such a
+   * resend without crediting again, and refuses it (METER_REFUSED) when it can never apply.
+   */
+  async inspect(tx: ValueTx): Promise<RestoreDecision> {
+    const m = refillMessage(tx);
+    if (tx.cardId !== this.serial()) return { kind: "other-card" };
+    const last = await this.driver.link.getLastTransaction();
+    if (last.kind !== "refill" || last.txnId !== m.txnId) return { kind: "resend" };
+    const registers = await this.driver.readRegisters();
+    await this.moved(registers);
+    return { kind: "applied", completion: { balanceAfter: registers.descending, proof: m.txnId } };
+  }
+
+  /** The mirror is a convenience here: the next reconciliation aligns it if this write fails. */
+  private async moved(registers: Registers): Promise<void> {
+    await this.access
+      .fundsMoved(this.meter, registers)
+      .catch((e: unknown) =>
+        this.access.log?.warn({ meter: this.meter, err: e }, "balance mirror not updated after a refill"),
+      );
+  }
+}
