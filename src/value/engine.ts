@@ -482,6 +482,19 @@ export class ValueEngine extends EventEmitter<Events> {
   }
 
   /**
+   * A technician's "try now": every device of the transaction's family where a target may be
+   * present is asked (a card may have moved to another reader; restore identifies it by its id).
+   */
+  retryNow(txId: string): string[] {
+    const tx = this.find({ txId });
+    const family = tx === undefined ? undefined : this.families.get(tx.kind);
+    if (tx === undefined || family === undefined || !isOpen(tx)) return [];
+    const places = family.present();
+    for (const where of places) this.restoreOn(where, family);
+    return places;
+  }
+
+  /**
    * A target appeared (or may be there) at `where`: if it is the target of an open transaction of
    * that family, settle it. Cards are identified by their id, not their slot.
    */

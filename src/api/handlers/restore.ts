@@ -1,6 +1,5 @@
 import { TermhostError } from "../../errors/errors.js";
 import type { RpcServer } from "../../jsonrpc/server.js";
-import type { ReaderManager } from "../../pcsc/reader-manager.js";
 import type { ValueEngine } from "../../value/engine.js";
 import { isOpen, type ValueTx } from "../../value/records.js";
 import { type RestoreEntry, RestoreMethods } from "../schemas/restore.js";
@@ -8,7 +7,6 @@ import { transactionView } from "./value.js";
 
 export interface RestoreServices {
   value: ValueEngine;
-  readers: ReaderManager;
 }
 
 function entry(engine: ValueEngine, tx: ValueTx): RestoreEntry {
@@ -16,7 +14,7 @@ function entry(engine: ValueEngine, tx: ValueTx): RestoreEntry {
 }
 
 export function registerRestoreMethods(server: RpcServer, services: RestoreServices): void {
-  const { value, readers } = services;
+  const { value } = services;
 
   server.register("admin.restore.list", RestoreMethods["admin.restore.list"], (p) => {
     const txs = [...value.state.txs.values()].filter((tx) => p.all || isOpen(tx));
@@ -35,15 +33,7 @@ export function registerRestoreMethods(server: RpcServer, services: RestoreServi
         context: q,
       });
     }
-    const asked: string[] = [];
-    if (isOpen(tx)) {
-      // The card may have moved to another reader: restore identifies it by its id, not by slot.
-      for (const r of readers.list()) {
-        if (r.card !== "present") continue;
-        value.restoreOn(r.name);
-        asked.push(r.name);
-      }
-    }
+    const asked = value.retryNow(tx.txId);
     if (p.waitMs > 0) await value.settled(tx.txId, p.waitMs);
     return { transaction: entry(value, value.find({ txId: tx.txId }) ?? tx), readers: asked };
   });

@@ -32,7 +32,7 @@ export const RestoreMethods = {
       ),
     result: z.object({
       transaction: RestoreEntry,
-      /** Readers restore was asked to look at (cards present, the SAM's reader excluded by the engine). */
+      /** Where restore was asked to look: readers holding a card (not the SAM's), or the refill's connected meters. */
       readers: z.array(z.string()),
     }),
   },
