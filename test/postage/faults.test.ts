@@ -18,8 +18,9 @@ import {
   startMeterBench,
 } from "./support/meter-bench.js";
 
-const LONG = process.env.TERMHOST_LONG === "1";
-const SCALE = LONG ? 5 : 1;
+const SCALE = process.env.TERMHOST_LONG === "1" ? 5 : 1;
+/** Each campaign takes about 20 s in CI size: five times more needs more than the default timeout. */
+const CAMPAIGN = { timeout: 60_000 * SCALE };
 const SEED = Number(process.env.TERMHOST_SEED ?? 20_250_602);
 const BAUD = 460_800;
 const piece = (amount: number): PieceSpec => ({ amount, currency: "EUR", class: 2, origin: "75001" });
@@ -64,17 +65,21 @@ describe("faults at random points of batches: cable cuts, corrupted bytes, kill 
     expect(end.printedPieces).toBe(pieces.length);
   }
 
-  it(`cable cuts at ${100 * SCALE} random byte offsets: every batch completes, nothing printed twice`, async () => {
-    service = await openService(bench);
-    let downs = 0;
-    service.driver(METER).on("down", () => downs++);
-    for (let i = 0; i < 100 * SCALE; i++)
-      await batchWithFault(() => bench.sim.cutCableAt(rng.int(100)), true);
-    // Every cut falls inside the batch (a piece is about 110 bytes both ways) and takes the line down.
-    expect(downs).toBeGreaterThanOrEqual(100 * SCALE);
-  });
+  it(
+    `cable cuts at ${100 * SCALE} random byte offsets: every batch completes, nothing printed twice`,
+    CAMPAIGN,
+    async () => {
+      service = await openService(bench);
+      let downs = 0;
+      service.driver(METER).on("down", () => downs++);
+      for (let i = 0; i < 100 * SCALE; i++)
+        await batchWithFault(() => bench.sim.cutCableAt(rng.int(100)), true);
+      // Every cut falls inside the batch (a piece is about 110 bytes both ways) and takes the line down.
+      expect(downs).toBeGreaterThanOrEqual(100 * SCALE);
+    },
+  );
 
-  it(`corrupted bytes at ${60 * SCALE} random points, either direction`, async () => {
+  it(`corrupted bytes at ${60 * SCALE} random points, either direction`, CAMPAIGN, async () => {
     const dropsBefore = bench.sim.frameDrops.length;
     for (let i = 0; i < 60 * SCALE; i++)
       await batchWithFault(() => {
@@ -99,24 +104,28 @@ describe("faults at random points of batches: cable cuts, corrupted bytes, kill 
       await kills?.close();
     });
 
-    it(`at ${45 * SCALE} random moments of batches started through its socket, restarting it each time on the same state dir`, async () => {
-      kills = await DaemonKillBench.start(10_000_000);
-      const t0 = Date.now();
-      for (let round = 0; round < 45 * SCALE; round++) {
-        await kills.killRound(round, rng);
-        points++;
-      }
-      const phases = kills.kills.map((k) =>
-        k.phase === "startup" ? "startup" : k.events === 0 ? "first" : "mid",
-      );
-      console.log(
-        `kill -9 of termhostd: ${kills.kills.length} kills in ${Date.now() - t0} ms ` +
-          `(${phases.filter((p) => p === "startup").length} at start-up, ` +
-          `${phases.filter((p) => p === "first").length} before any batch event, ` +
-          `${phases.filter((p) => p === "mid").length} mid-batches), ${kills.batches.size} batches`,
-      );
-      expect(kills.kills).toHaveLength(45 * SCALE);
-    });
+    it(
+      `at ${45 * SCALE} random moments of batches started through its socket, restarting it each time on the same state dir`,
+      CAMPAIGN,
+      async () => {
+        kills = await DaemonKillBench.start(10_000_000);
+        const t0 = Date.now();
+        for (let round = 0; round < 45 * SCALE; round++) {
+          await kills.killRound(round, rng);
+          points++;
+        }
+        const phases = kills.kills.map((k) =>
+          k.phase === "startup" ? "startup" : k.events === 0 ? "first" : "mid",
+        );
+        console.log(
+          `kill -9 of termhostd: ${kills.kills.length} kills in ${Date.now() - t0} ms ` +
+            `(${phases.filter((p) => p === "startup").length} at start-up, ` +
+            `${phases.filter((p) => p === "first").length} before any batch event, ` +
+            `${phases.filter((p) => p === "mid").length} mid-batches), ${kills.batches.size} batches`,
+        );
+        expect(kills.kills).toHaveLength(45 * SCALE);
+      },
+    );
 
     it("after the last restart: every batch final with exact counts, registers and journal agree, nothing printed twice or left reserved", async () => {
       const k = kills as DaemonKillBench;
