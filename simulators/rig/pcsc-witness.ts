@@ -15,8 +15,6 @@ export class PcscWitness {
   private states = new Map<string, number>();
   private readonly changes = new EventEmitter();
   private lastError: string | undefined;
-  /** Witnesses started so far: more than one per pcscd means one was replaced. */
-  started = 0;
 
   constructor(
     private readonly group: ProcessGroup,
@@ -38,7 +36,6 @@ export class PcscWitness {
       },
     );
     this.proc = proc;
-    this.started++;
     const stdout = proc.child.stdout;
     if (stdout === null) throw new Error("the pcscd witness has no stdout pipe");
     createInterface({ input: stdout }).on("line", (line) => {
