@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Rig } from "../../simulators/rig/rig.js";
 import type { CardSpec } from "../../simulators/scenario.js";
 import { waitUntil } from "../../src/util/wait.js";
-import { waitForRawCardState, withRawCards } from "../support/pcsc-raw.js";
+import { withRawCards } from "../support/pcsc-raw.js";
 import { type PendingCredit, ReferenceTerminal } from "./support/terminal.js";
 
 const TERMINAL = Buffer.from("5445524D30303031", "hex");
@@ -32,15 +32,14 @@ describe("purse card and SAM through real pcscd and vpcd", () => {
 
   /** pcscd must see the torn card gone before it comes back, as with a card pulled and re-inserted. */
   const cardPulledAndBack = async (): Promise<void> => {
-    const reader = readers[0] as string;
     await waitUntil(
       "the simulator to drop the torn card",
       async () => ((await rig.simStatus()).slots[0]?.inserted ? undefined : true),
       5000,
     );
-    await waitForRawCardState(rig.pcscSocket, reader, false);
+    await rig.waitForCard(0, false);
+    // Resolves once pcscd reports the card present again.
     await rig.insert(0);
-    await waitForRawCardState(rig.pcscSocket, reader, true);
   };
 
   beforeAll(async () => {

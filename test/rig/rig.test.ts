@@ -65,6 +65,25 @@ describe("rig: isolated pcscd + vpcd + card simulator", () => {
     expect((await rig.remove(1)).inserted).toBe(false);
     await expect(rig.insert(7)).rejects.toMatchObject({ code: "INVALID_PARAMS" });
   });
+
+  it("insert resolves once pcscd itself reports the card, and says so clearly when it does not", async () => {
+    await rig.waitForCard(1, false);
+    // A stopped pcscd polls no reader: the card is connected, but no PC/SC client can see it.
+    process.kill(rig.pcscd.pid, "SIGSTOP");
+    try {
+      await expect(rig.insert(1, 1500)).rejects.toMatchObject({
+        code: "TIMEOUT",
+        message: expect.stringContaining(
+          `card present within 1500 ms: slot 1 (reader "${rig.readerNames[1]}"`,
+        ),
+      });
+    } finally {
+      process.kill(rig.pcscd.pid, "SIGCONT");
+    }
+    await rig.waitForCard(1, true);
+    expect((await rig.remove(1)).inserted).toBe(false);
+    await rig.waitForCard(1, false);
+  });
 });
 
 describe("rig fallback without a namespace", () => {

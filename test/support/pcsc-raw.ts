@@ -18,12 +18,12 @@ interface RawReader {
     cb: (err: Error | null, data: Buffer) => void,
   ): void;
   disconnect(disposition: number, cb: (err: Error | null) => void): void;
-  close(): void;
+  removeAllListeners(): void;
 }
 interface RawPcsc {
   on(e: "reader", fn: (r: RawReader) => void): void;
   on(e: "error", fn: (err: Error) => void): void;
-  close(): void;
+  removeAllListeners(): void;
 }
 
 const require = createRequire(import.meta.url);
@@ -49,6 +49,7 @@ export async function withRawCards<T>(
 ): Promise<T> {
   process.env.PCSCLITE_CSOCK_NAME = pcscSocket;
   const pcsc = (require("pcsclite") as () => RawPcsc)();
+  const seen: RawReader[] = [];
   const connected: RawReader[] = [];
   try {
     const readers = await new Promise<RawReader[]>((resolve, reject) => {
@@ -61,6 +62,7 @@ export async function withRawCards<T>(
       pcsc.on("reader", (r) => {
         // pcscd going away at the end of a test is not this helper's concern
         r.on("error", () => {});
+        seen.push(r);
         if (!readerNames.includes(r.name)) return;
         r.on("status", (s) => {
           if (!(s.state & 0x20) || found.has(r.name)) return;
@@ -92,40 +94,12 @@ export async function withRawCards<T>(
     for (const reader of connected) {
       await new Promise<void>((resolve) => reader.disconnect(reader.SCARD_LEAVE_CARD, () => resolve()));
     }
-    pcsc.close();
-  }
-}
-
-/** Resolves once pcscd itself reports the reader's card present (or absent), as a PC/SC client sees it. */
-export async function waitForRawCardState(
-  pcscSocket: string,
-  readerName: string,
-  present: boolean,
-  timeoutMs = 10_000,
-): Promise<void> {
-  process.env.PCSCLITE_CSOCK_NAME = pcscSocket;
-  const pcsc = (require("pcsclite") as () => RawPcsc)();
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () =>
-          reject(
-            new Error(`card in ${readerName} not ${present ? "present" : "absent"} within ${timeoutMs} ms`),
-          ),
-        timeoutMs,
-      );
-      pcsc.on("error", reject);
-      pcsc.on("reader", (r) => {
-        r.on("error", () => {});
-        if (r.name !== readerName) return;
-        r.on("status", (s) => {
-          if (Boolean(s.state & 0x20) !== present) return;
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    });
-  } finally {
-    pcsc.close();
+    // Never close(): the binding's close() joins a thread that can miss its SCardCancel and then
+    // blocks this whole process for good. The context is dropped instead, as the daemon does; the
+    // process exit (or pcscd's) releases it.
+    for (const emitter of [pcsc, ...seen]) {
+      emitter.removeAllListeners();
+      emitter.on("error", () => {});
+    }
   }
 }
