@@ -169,13 +169,20 @@ export class ValueEngine extends EventEmitter<Events> {
       run = kind === "load" ? this.runLoad(txId) : this.runDebit(txId);
       this.running.set(txId, run);
       await run;
+    } catch (e) {
+      // The run threw: the journal refused the record that would have settled it (a full disk).
+      // The transaction stays open and says why until the retry below settles it.
+      if (run !== undefined && isOpen(this.tx(txId)))
+        this.waitingBecause.set(txId, { code: errorOf(e).code, message: errorOf(e).message });
+      throw e;
     } finally {
       if (run !== undefined) this.running.delete(txId);
       this.busyReaders.delete(req.reader);
+      // Also when the run threw: an open transaction always has the retry timer behind it.
+      this.scheduleRetry();
     }
     // A card that is still there (a bad proof, a glitch) is asked at once what happened.
     if (isOpen(this.tx(txId))) this.restoreOn(req.reader);
-    this.scheduleRetry();
     return this.view(txId);
   }
 
