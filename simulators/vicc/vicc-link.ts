@@ -17,6 +17,7 @@ export class ViccLink extends EventEmitter<{
 }> {
   private socket: net.Socket | undefined;
   private buffer: Buffer = Buffer.alloc(0);
+  private inserting: Promise<void> | undefined;
 
   constructor(
     private readonly host: string,
@@ -29,8 +30,21 @@ export class ViccLink extends EventEmitter<{
     return this.socket !== undefined && !this.socket.destroyed;
   }
 
-  /** Connects, retrying while vpcd is not yet listening (pcscd loads it asynchronously). */
-  async insert(card: SimCard, deadlineMs = 10_000): Promise<void> {
+  /**
+   * Connects, retrying while vpcd is not yet listening (pcscd loads it asynchronously). An insert
+   * asked for while one is still connecting is that same insertion: two connections to one slot
+   * would leave vpcd serving one that the simulator no longer owns, and the slot's next insert
+   * waiting behind it in vpcd's one-place backlog.
+   */
+  insert(card: SimCard, deadlineMs = 10_000): Promise<void> {
+    if (this.inserting !== undefined) return this.inserting;
+    this.inserting = this.connect(card, deadlineMs).finally(() => {
+      this.inserting = undefined;
+    });
+    return this.inserting;
+  }
+
+  private async connect(card: SimCard, deadlineMs: number): Promise<void> {
     if (this.connected) throw new Error("a card is already inserted in this slot");
     const until = Date.now() + deadlineMs;
     for (let delay = 20; ; delay = Math.min(delay * 2, 250)) {

@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import { TermhostError } from "../errors/errors.js";
+import type { JournalFs } from "../journal/index.js";
 import { newBatchId } from "./batch/ids.js";
 import { Mutex } from "./batch/lock.js";
 import { BatchRunner } from "./batch/runner.js";
@@ -23,6 +24,8 @@ export interface PostageServiceOptions {
   publish?: (data: Record<string, unknown>) => void;
   log?: Logger;
   journalCompactAtBytes?: number;
+  /** The postage journal's file operations (tests inject a full disk). */
+  journalFs?: JournalFs;
 }
 
 export interface StartBatch {
@@ -68,6 +71,8 @@ export class PostageService {
   private readonly progressListeners = new Map<string, (view: BatchView) => void>();
   private readonly starting = new Map<string, Promise<BatchView>>();
   private readonly waiting = new Map<string, Waiting>();
+  /** Reconciliations started per meter: a newer connection's takes over from one still waiting. */
+  private readonly reconciles = new Map<string, number>();
   private stopStopping!: () => void;
   private readonly stopping = new Promise<void>((r) => {
     this.stopStopping = r;
@@ -79,12 +84,22 @@ export class PostageService {
   ) {}
 
   static async open(o: PostageServiceOptions): Promise<PostageService> {
+    let service: PostageService | undefined;
     const ledger = await PostageLedger.open({
       path: o.journalPath,
       ...(o.journalCompactAtBytes === undefined ? {} : { compactAtBytes: o.journalCompactAtBytes }),
+      ...(o.journalFs === undefined ? {} : { fs: o.journalFs }),
+      ...(o.log === undefined ? {} : { log: o.log }),
+      // What the reopened file holds and no session runs (a reservation whose append was refused
+      // yet reached the disk) is closed as after a restart.
+      onReopened: () => {
+        service?.closeOrphansWithoutIntent("journal reopened").catch((e: unknown) => {
+          o.log?.error({ err: e }, "batches left open by the failed journal stay open until restart");
+        });
+      },
     });
-    const service = new PostageService(ledger, o);
-    await service.closeOrphansWithoutIntent();
+    service = new PostageService(ledger, o);
+    await service.closeOrphansWithoutIntent("daemon restarted");
     for (const m of o.meters) service.addMeter(m);
     return service;
   }
@@ -303,7 +318,8 @@ export class PostageService {
       };
     if (batch === undefined)
       throw new TermhostError("POSTAGE_BATCH_UNKNOWN", "no such batch", { context: { batchId } });
-    return batchView(batch, this.runners.get(batchId)?.phase);
+    const runner = this.runners.get(batchId);
+    return batchView(batch, runner?.phase, runner?.waitingForJournal ?? null);
   }
 
   private progressed(batchId: string): void {
@@ -378,19 +394,14 @@ export class PostageService {
 
   // --- recovery -----------------------------------------------------------------------------
 
-  /** Batches left open by a previous run with no intent in flight: interrupted, their rest released. */
-  private async closeOrphansWithoutIntent(): Promise<void> {
+  /** Batches no session runs, with no intent in flight: interrupted, their rest released. */
+  private async closeOrphansWithoutIntent(reason: string): Promise<void> {
     for (const b of [...this.ledger.state.batches.values()])
-      if (b.outcome === null && b.pending === null)
+      if (b.outcome === null && b.pending === null && !this.runners.has(b.batchId))
         await this.ledger.write([
           {
             type: "reservation.closed",
-            body: {
-              batchId: b.batchId,
-              outcome: "interrupted",
-              released: b.remaining,
-              reason: "daemon restarted",
-            },
+            body: { batchId: b.batchId, outcome: "interrupted", released: b.remaining, reason },
           },
         ]);
   }
@@ -471,6 +482,26 @@ export class PostageService {
     this.fundsChanged(name);
   }
 
+  /**
+   * Reconciles; while the journal refuses its records (a full disk) waits and does it again with
+   * the same view. The meter stays not ready meanwhile, so nothing value-moving is sent, and what
+   * the first attempt did journal is not done twice (every step looks at the ledger first).
+   */
+  private async reconcileWhenJournaled(name: string, view: ConnectView): Promise<void> {
+    const run = (this.reconciles.get(name) ?? 0) + 1;
+    this.reconciles.set(name, run);
+    for (let waitMs = 25; ; waitMs = Math.min(waitMs * 2, 1000)) {
+      try {
+        await this.reconcile(name, view);
+        return;
+      } catch (e) {
+        if (!this.ledger.refusedForNow(e) || this.reconciles.get(name) !== run) throw e;
+        this.o.log?.warn({ meter: name, err: e }, "meter reconciliation waits for the journal");
+        await new Promise((r) => setTimeout(r, waitMs));
+      }
+    }
+  }
+
   private addMeter(o: PostageServiceOptions["meters"][number]): void {
     const name = o.profile.name;
     const driver = new MeterDriver({
@@ -482,7 +513,7 @@ export class PostageService {
         ...o.link,
         ...(this.o.log === undefined ? {} : { log: this.o.log }),
       },
-      reconcile: (view) => this.reconcile(name, view),
+      reconcile: (view) => this.reconcileWhenJournaled(name, view),
       ...(this.o.log === undefined ? {} : { log: this.o.log }),
     });
     this.meters.set(name, {

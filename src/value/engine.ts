@@ -210,14 +210,21 @@ export class ValueEngine extends EventEmitter<Events> {
       run = kind === "debit" ? this.runDebit(txId) : this.runIncrease(txId);
       this.running.set(txId, run);
       await run;
+    } catch (e) {
+      // The run threw: the journal refused the record that would have settled it (a full disk).
+      // The transaction stays open and says why until the retry below settles it.
+      if (run !== undefined && isOpen(this.tx(txId)))
+        this.waitingBecause.set(txId, { code: errorOf(e).code, message: errorOf(e).message });
+      throw e;
     } finally {
       if (run !== undefined) this.running.delete(txId);
       this.terms.delete(txId);
       this.busyDevices.delete(device);
+      // Also when the run threw: an open transaction always has the retry timer behind it.
+      this.scheduleRetry();
     }
     // A target that is still there (a bad proof, a glitch) is asked at once what happened.
     if (isOpen(this.tx(txId))) this.restoreOn(req.reader, family);
-    this.scheduleRetry();
     return this.view(txId);
   }
 

@@ -20,7 +20,6 @@ describe("soak: a simulated kiosk under load, faults and hostile input", () => {
         faultsPerRound: PER_ROUND,
         uniform: LONG,
         strict: process.env.TERMHOST_SOAK_STRICT === "1",
-        diskFullBatches: process.env.TERMHOST_SOAK_DISK_FULL_BATCHES === "1",
         log: (line) => console.log(line),
       });
       console.log(`soak result\n${formatTable(result)}`);

@@ -51,8 +51,6 @@ export interface SoakOptions {
   faults?: number;
   minPerKind?: number;
   faultsPerRound?: number;
-  /** Also print batches in rounds with a full disk (shows the known bug of docs/soak.md). */
-  diskFullBatches?: boolean;
   /** A stall (an operation not final 20 s on, settled by the watchdog's restart) is a discrepancy. */
   strict?: boolean;
   /** Every kind equally likely (the long run, to reach `minPerKind` of each sooner). */
@@ -604,7 +602,6 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     while (!enough()) {
       const r = rounds++;
       const kinds = Array.from({ length: fpr }, () => pickFault());
-      const diskFullRound = kinds.includes("disk-full");
       const planned = kinds.map((k) => fault(k));
       for (const f of planned) await f.arm();
       const ops: Array<Promise<void>> = [];
@@ -636,9 +633,6 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
           final: undefined,
           refused: undefined,
         };
-        // Known bug (docs/soak.md): a batch whose journal append fails (ENOSPC) is stopped but not
-        // closed until the daemon restarts; until it is fixed, a round with a full disk prints nothing.
-        if (diskFullRound && o.diskFullBatches !== true) continue;
         batches.push(rec);
         opKinds.batch = (opKinds.batch ?? 0) + 1;
         ops.push(batchOp(p, rec));

@@ -43,6 +43,8 @@ export class BatchRunner {
   private state: BatchMachineState;
   private readonly events: BatchEvent[] = [];
   private running = false;
+  /** Why the journal refuses this batch's next record (a full disk); null while it takes them. */
+  private refusal: string | null = null;
   private resolveDone!: () => void;
   readonly done = new Promise<void>((r) => {
     this.resolveDone = r;
@@ -64,6 +66,11 @@ export class BatchRunner {
     return this.state.stop !== null;
   }
 
+  /** Set while the batch waits for the journal to take its next record. */
+  get waitingForJournal(): string | null {
+    return this.refusal;
+  }
+
   start(): void {
     this.feed({ type: "begin" });
   }
@@ -83,7 +90,8 @@ export class BatchRunner {
         if (next.phase === "closed") this.resolveDone();
       }
     } catch (e) {
-      // The journal refused a record: nothing more is sent for this batch; a restart recovers it.
+      // The service stopped (the ledger closed) while a record waited for the journal, or the
+      // journal refused it for good: nothing more is sent for this batch; the next start recovers it.
       this.ctx.log?.error({ batchId: this.batchId, err: e }, "batch stopped: journal write failed");
       this.events.length = 0;
     } finally {
@@ -101,7 +109,7 @@ export class BatchRunner {
         if (batch.pending?.pieceIndex !== effect.pieceIndex) {
           const intent = this.intentRecord(effect.pieceIndex);
           if (intent === undefined) return;
-          await ledger.write([intent]);
+          await this.journal([intent]);
         }
         this.events.unshift({ type: "intentJournaled" });
         return;
@@ -115,7 +123,7 @@ export class BatchRunner {
       case "void": {
         const pending = batch.pending;
         if (pending === null) return;
-        await ledger.write([this.voidRecord(pending, effect.reason)]);
+        await this.journal([this.voidRecord(pending, effect.reason)]);
         return;
       }
       case "close": {
@@ -127,7 +135,7 @@ export class BatchRunner {
         };
         // An intent journaled ahead for a piece that will not be sent is voided with the close.
         const pending = batch.pending;
-        await ledger.write(
+        await this.journal(
           pending === null
             ? [{ type: "reservation.closed", body }]
             : [
@@ -173,30 +181,48 @@ export class BatchRunner {
         this.state.stop === null && pieceIndex + 1 < this.state.total
           ? this.intentRecord(pieceIndex + 1)
           : undefined;
-      try {
-        await ledger.write([
-          {
-            type: "indicium.printed",
-            body: {
-              batchId: this.batchId,
-              pieceIndex,
-              txnId: indicium.txnId,
-              amount: indicium.amount,
-              sequence: indicium.sequence,
-              descendingAfter: indicium.descendingAfter,
-              date: indicium.date,
-              mac: indicium.mac,
-            },
+      // Printed: its indicium is journaled before the meter is used again, waiting for the disk if
+      // it is full. Should the service stop meanwhile, the next start finds it as the meter's last
+      // transaction.
+      await this.journal([
+        {
+          type: "indicium.printed",
+          body: {
+            batchId: this.batchId,
+            pieceIndex,
+            txnId: indicium.txnId,
+            amount: indicium.amount,
+            sequence: indicium.sequence,
+            descendingAfter: indicium.descendingAfter,
+            date: indicium.date,
+            mac: indicium.mac,
           },
-          ...(nextIntent === undefined ? [] : [nextIntent]),
-        ]);
-      } catch (e) {
-        // Printed but not recorded: the reconciliation after the next reconnection records it.
-        this.ctx.log?.error({ batchId: this.batchId, err: e }, "indicium printed but not journaled");
-        return { type: "linkLost" };
-      }
+        },
+        ...(nextIntent === undefined ? [] : [nextIntent]),
+      ]);
       return { type: "printed" };
     });
+  }
+
+  /**
+   * Journals this batch's records. While the journal refuses them (ENOSPC) the batch waits and
+   * tries the same records again: it shows as suspended, with the reason, until they commit.
+   */
+  private async journal(records: LedgerInput[]): Promise<void> {
+    await this.ctx.ledger.writeWhenPossible(records, (e) => {
+      if (this.refusal !== null) return;
+      const code = isTermhostError(e) ? e.code : "JOURNAL_WRITE_FAILED";
+      this.refusal = `${code}: ${e instanceof Error ? e.message : String(e)}`;
+      this.ctx.log?.warn(
+        { batchId: this.batchId, err: e },
+        "journal refuses the batch's record; the batch waits for it",
+      );
+      this.ctx.progress(this.batchId);
+    });
+    if (this.refusal === null) return;
+    this.refusal = null;
+    this.ctx.log?.info({ batchId: this.batchId }, "journal takes the batch's records again");
+    this.ctx.progress(this.batchId);
   }
 
   private async awaitLink(_: BatchEffect): Promise<BatchEvent> {

@@ -36,13 +36,20 @@ export interface BatchView {
   }>;
 }
 
-/** A batch as clients see it; `phase` is its live machine's, absent when no session runs it. */
-export function batchView(b: BatchEntry, phase: BatchPhase | undefined): BatchView {
+/**
+ * A batch as clients see it; `phase` is its live machine's, absent when no session runs it.
+ * `waitingForJournal`: why the journal refuses its next record (a full disk), shown as suspended.
+ */
+export function batchView(
+  b: BatchEntry,
+  phase: BatchPhase | undefined,
+  waitingForJournal: string | null = null,
+): BatchView {
   const consumed = b.indicia.reduce((s, i) => s + i.amount, 0);
   let state: BatchState;
   if (b.outcome !== null) state = b.outcome;
   else if (phase === undefined) state = "recovering";
-  else state = phase === "suspended" ? "suspended" : "printing";
+  else state = phase === "suspended" || waitingForJournal !== null ? "suspended" : "printing";
   return {
     batchId: b.batchId,
     requestId: b.requestId,
@@ -57,7 +64,7 @@ export function batchView(b: BatchEntry, phase: BatchPhase | undefined): BatchVi
     consumed,
     remaining: b.remaining,
     released: b.released,
-    reason: b.reason,
+    reason: b.outcome === null && waitingForJournal !== null ? waitingForJournal : b.reason,
     indicia: b.indicia.map((i) => ({ ...i })),
   };
 }

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { type JournalFs, nodeFs } from "../../journal/index.js";
 import type { Registers } from "../protocol/index.js";
 import { PostageLedger } from "./ledger.js";
 import type { PieceSpec } from "./records.js";
@@ -146,5 +147,84 @@ describe("postage ledger", () => {
       false,
     );
     await ledger.close();
+  });
+
+  it("a journal that failed a flush is reopened; a write waiting for it then commits once", async () => {
+    const path = tmp();
+    let failFlush = false;
+    const fs: JournalFs = {
+      ...nodeFs,
+      fdatasync: async (fd) => {
+        if (failFlush) {
+          failFlush = false;
+          throw Object.assign(new Error("EIO: injected"), { code: "EIO" });
+        }
+        return nodeFs.fdatasync(fd);
+      },
+    };
+    let reopened = 0;
+    const ledger = await PostageLedger.open({
+      path,
+      fs,
+      sync: "fdatasync",
+      reopenRetryMs: 10,
+      onReopened: () => reopened++,
+    });
+    await ledger.synced("m", regs(1000));
+    const opened = (n: number) => ({
+      type: "reservation.opened" as const,
+      body: {
+        batchId: bid(n),
+        requestId: `r-${n}`,
+        meter: "m",
+        currency: "EUR",
+        amount: 100,
+        pieces: [piece(100)],
+        requestedPieces: 1,
+        onInsufficient: "reject" as const,
+        openedAt: new Date().toISOString(),
+      },
+    });
+    failFlush = true;
+    await expect(ledger.write([opened(1)])).rejects.toMatchObject({ code: "JOURNAL_WRITE_FAILED" });
+    const refusals: unknown[] = [];
+    await ledger.writeWhenPossible([opened(2)], (e) => refusals.push(e));
+    expect(reopened).toBe(1);
+    expect(refusals.length).toBeGreaterThan(0);
+    expect(ledger.batch(bid(1))).toBeUndefined();
+    expect(ledger.funds("m")).toEqual({ balance: 1000, reserved: 100, unreserved: 900 });
+    await ledger.close();
+    const again = await PostageLedger.open({ path });
+    expect([...again.state.batches.keys()]).toEqual([bid(2)]);
+    await again.close();
+  });
+
+  it("a write waiting for a full disk gives up when the ledger closes", async () => {
+    const path = tmp();
+    const full = { on: false };
+    const fs: JournalFs = {
+      ...nodeFs,
+      write: async (fd, buf, off, len, pos) => {
+        if (full.on) throw Object.assign(new Error("ENOSPC: injected"), { code: "ENOSPC" });
+        return nodeFs.write(fd, buf, off, len, pos);
+      },
+    };
+    const ledger = await PostageLedger.open({ path, fs });
+    full.on = true;
+    const refusals: unknown[] = [];
+    const waiting = ledger.writeWhenPossible(
+      [
+        {
+          type: "meter.synced",
+          body: { meter: "m", serial: "PM1", ascending: 0, descending: 5, controlTotal: 5, pieceCount: 0 },
+        },
+      ],
+      (e) => refusals.push(e),
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    expect(refusals.length).toBeGreaterThan(1);
+    await ledger.close();
+    await expect(waiting).rejects.toMatchObject({ code: "JOURNAL_CLOSED" });
+    expect(ledger.funds("m")).toBeUndefined();
   });
 });

@@ -1,4 +1,12 @@
-import { type Journal, openJournal, type RecordInput, type SyncMode } from "../../journal/index.js";
+import type { Logger } from "pino";
+import { isTermhostError } from "../../errors/errors.js";
+import {
+  type Journal,
+  type JournalFs,
+  openJournal,
+  type RecordInput,
+  type SyncMode,
+} from "../../journal/index.js";
 import type { Registers } from "../protocol/index.js";
 import { planReservation, type ReservationPlan } from "./funds.js";
 import { type LedgerBody, LedgerRecords, type PieceSpec } from "./records.js";
@@ -16,6 +24,14 @@ export interface LedgerOptions {
   path: string;
   compactAtBytes?: number;
   sync?: SyncMode;
+  /** The file operations under the journal (tests inject a full disk here). */
+  fs?: JournalFs;
+  /** Pause between attempts at reopening a failed journal (ms, default 200). */
+  reopenRetryMs?: number;
+  /** A failed journal was reopened: its state is what the file holds. */
+  onReopened?: () => void;
+  /** A failed journal is being reopened, or could not be. */
+  log?: Logger;
 }
 
 export interface Funds {
@@ -35,6 +51,7 @@ export function ledgerJournalOptions(o: LedgerOptions) {
     snapshot: ledgerSnapshotCodec,
     ...(o.compactAtBytes === undefined ? {} : { compactAtBytes: o.compactAtBytes }),
     ...(o.sync === undefined ? {} : { sync: o.sync }),
+    ...(o.fs === undefined ? {} : { fs: o.fs }),
   };
 }
 
@@ -46,10 +63,53 @@ export class PostageLedger {
   /** Reservations are decided one at a time, so two batches never both see the same unreserved funds. */
   private reserving: Promise<unknown> = Promise.resolve();
 
-  private constructor(private readonly journal: PostageJournal) {}
+  private journal!: PostageJournal;
+  private closed = false;
+  private reopening: Promise<void> | null = null;
+
+  private constructor(private readonly o: LedgerOptions) {}
 
   static async open(o: LedgerOptions): Promise<PostageLedger> {
-    return new PostageLedger(await openJournal(ledgerJournalOptions(o)));
+    const ledger = new PostageLedger(o);
+    ledger.journal = await ledger.openJournal();
+    return ledger;
+  }
+
+  private openJournal(): Promise<PostageJournal> {
+    return openJournal({
+      ...ledgerJournalOptions(this.o),
+      onEvent: (event) => {
+        if (event.kind === "failed") this.reopenAfterFailure(event.error.message);
+      },
+    });
+  }
+
+  /**
+   * A journal that failed a write it cannot vouch for (a failed flush) refuses appends until it is
+   * reopened: it is reopened, recovering from the file so that nothing committed is lost, as soon
+   * as the disk allows. Writes meanwhile are refused, and `writeWhenPossible` tries them again.
+   */
+  private reopenAfterFailure(reason: string): void {
+    if (this.reopening !== null || this.closed) return;
+    const failed = this.journal;
+    const path = this.o.path;
+    this.o.log?.error({ path, reason }, "postage journal failed; reopening it once the disk takes writes");
+    this.reopening = (async () => {
+      await failed.close().catch(() => undefined);
+      while (!this.closed) {
+        await new Promise((r) => setTimeout(r, this.o.reopenRetryMs ?? 200));
+        try {
+          this.journal = await this.openJournal();
+          this.o.log?.info({ path, recovery: this.journal.recovery }, "postage journal reopened");
+          this.o.onReopened?.();
+          return;
+        } catch (e) {
+          this.o.log?.warn({ path, err: (e as Error).message }, "postage journal still cannot be opened");
+        }
+      }
+    })().finally(() => {
+      this.reopening = null;
+    });
   }
 
   get state(): LedgerState {
@@ -140,7 +200,42 @@ export class PostageLedger {
     } else if (records.length > 1) await this.journal.appendMany(records);
   }
 
-  close(): Promise<void> {
-    return this.journal.close();
+  /**
+   * Whether a write refused with `e` may go through later: the disk was full or the journal failed
+   * and is being reopened, and the ledger is not closed.
+   */
+  refusedForNow(e: unknown): boolean {
+    return (
+      !this.closed && (isTermhostError(e, "JOURNAL_WRITE_FAILED") || isTermhostError(e, "JOURNAL_CLOSED"))
+    );
+  }
+
+  /**
+   * Journals records like `write`, and while the journal refuses them for now (a full disk, a
+   * journal being reopened) tries them again, unchanged, until they commit. A refused write was
+   * undone; one that reached the disk anyway (a failed journal whose undo failed too) is replayed
+   * at the reopen, and applying these records a second time changes nothing. `refused` hears of
+   * each refusal. Rejects for any other error, and once the ledger is closed.
+   */
+  async writeWhenPossible(
+    records: RecordInput<LedgerRecords>[],
+    refused?: (e: unknown) => void,
+  ): Promise<void> {
+    for (let waitMs = 25; ; waitMs = Math.min(waitMs * 2, 1000)) {
+      try {
+        await this.write(records);
+        return;
+      } catch (e) {
+        if (!this.refusedForNow(e)) throw e;
+        refused?.(e);
+        await new Promise((r) => setTimeout(r, waitMs));
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.reopening;
+    await this.journal.close();
   }
 }

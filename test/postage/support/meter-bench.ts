@@ -5,7 +5,7 @@ import { type MeterSimulator, startMeterSimulator } from "../../../simulators/me
 import { freshMeterState, saveMeterState } from "../../../simulators/meter/state-file.js";
 import { ProcessGroup } from "../../../simulators/rig/processes.js";
 import { type PtyPair, startPtyPair } from "../../../simulators/rig/socat.js";
-import { openJournal } from "../../../src/journal/index.js";
+import { type JournalFs, openJournal } from "../../../src/journal/index.js";
 import { ledgerJournalOptions } from "../../../src/postage/ledger/ledger.js";
 import { type LedgerState, reduceLedger, reservedOn } from "../../../src/postage/ledger/state.js";
 import type { MeterProfile } from "../../../src/postage/meter/profile.js";
@@ -74,7 +74,7 @@ export const FAST_LINK = { ackMarginMs: 30, responseMarginMs: 80, backoffInitial
 
 export async function openService(
   b: MeterBench,
-  extra: { publish?: (d: Record<string, unknown>) => void; vendorKey?: string } = {},
+  extra: { publish?: (d: Record<string, unknown>) => void; vendorKey?: string; journalFs?: JournalFs } = {},
 ): Promise<PostageService> {
   const service = await PostageService.open({
     journalPath: b.journalPath,
@@ -87,6 +87,7 @@ export async function openService(
     ],
     ...(extra.vendorKey === undefined ? {} : { vendorKeys: { [METER]: extra.vendorKey } }),
     ...(extra.publish === undefined ? {} : { publish: extra.publish }),
+    ...(extra.journalFs === undefined ? {} : { journalFs: extra.journalFs }),
     journalCompactAtBytes: 0,
   });
   service.start();
