@@ -117,4 +117,49 @@ describe("ReaderManager", () => {
     vi.advanceTimersByTime(10_000);
     expect(opens).toBe(2);
   });
+
+  it("a handle whose disconnect failed (pcscd went away) is replaced, not used without a protocol", async () => {
+    const native = new FakePcsc();
+    const m = new ReaderManager({ log, open: () => native as unknown as NativePcsc });
+    m.start();
+    // The binding's own rules: connect() on a reader it calls connected skips SCardConnect and
+    // reports no protocol; transmit() throws synchronously without one; a failed SCardDisconnect
+    // leaves it connected.
+    const r = Object.assign(new FakeReader("R1"), {
+      connected: false,
+      SCARD_SHARE_EXCLUSIVE: 1,
+      SCARD_SHARE_SHARED: 2,
+      SCARD_LEAVE_CARD: 0,
+      connects: 0,
+      disconnectFails: true,
+      connect(_o: unknown, cb: (err: Error | null, p?: number) => void) {
+        if (this.connected) return cb(null);
+        this.connected = true;
+        this.connects++;
+        cb(null, 2);
+      },
+      disconnect(_d: number, cb: (err: Error | null) => void) {
+        if (this.disconnectFails)
+          return cb(new Error("SCardDisconnect error: Service not available.(0x8010001d)"));
+        this.connected = false;
+        cb(null);
+      },
+      transmit(_apdu: Buffer, _len: number, protocol: unknown, cb: (err: Error | null, d: Buffer) => void) {
+        if (typeof protocol !== "number") throw new Error("Third argument must be an integer");
+        cb(null, Buffer.from("9000", "hex"));
+      },
+    });
+    native.emit("reader", r as unknown as NativeReader);
+    r.emit("status", { state: PRESENT, atr: Buffer.from("3b8080010101", "hex") });
+    const apdu = Buffer.from("00a4040000", "hex");
+    await expect(m.withCard("R1", "exclusive", (c) => c.transmit(apdu))).resolves.toEqual(
+      Buffer.from("9000", "hex"),
+    );
+    expect(r.connected).toBe(true);
+    await expect(m.withCard("R1", "exclusive", (c) => c.transmit(apdu))).resolves.toEqual(
+      Buffer.from("9000", "hex"),
+    );
+    expect(r.connects).toBe(2);
+    m.stop();
+  });
 });

@@ -147,11 +147,26 @@ export class ReaderManager extends EventEmitter<Events> {
       }
       const native = entry.native;
       const shareMode = access === "exclusive" ? native.SCARD_SHARE_EXCLUSIVE : native.SCARD_SHARE_SHARED;
+      // A handle left connected by an earlier exchange (its disconnect lost when pcscd went away)
+      // makes the binding skip SCardConnect and report no protocol: drop it and connect afresh.
+      if (native.connected) await this.dropStaleHandle(native, reader);
       const protocol = await deadline(
         new Promise<number>((resolve, reject) =>
-          native.connect({ share_mode: shareMode }, (err, p) =>
-            err ? reject(fromPcscError(err, reader, "connect")) : resolve(p),
-          ),
+          native.connect({ share_mode: shareMode }, (err, p) => {
+            if (err) reject(fromPcscError(err, reader, "connect"));
+            else if (typeof p === "number") resolve(p);
+            else
+              reject(
+                new TermhostError(
+                  "READER_UNAVAILABLE",
+                  `the card in '${reader}' could not be connected afresh`,
+                  {
+                    hint: "try again; re-insert the card if it keeps failing",
+                    context: { reader },
+                  },
+                ),
+              );
+          }),
         ),
         this.opts.connectTimeoutMs ?? 10_000,
         () => new TermhostError("READER_UNAVAILABLE", `connecting to the card in '${reader}' took too long`),
@@ -178,7 +193,7 @@ export class ReaderManager extends EventEmitter<Events> {
               });
               reject(dead);
             }, transmitTimeoutMs);
-            native.transmit(apdu, maxResponseBytes, protocol, (err, data) => {
+            const answered = (err: Error | null, data: Buffer): void => {
               if (settled) return;
               settled = true;
               clearTimeout(timer);
@@ -187,7 +202,20 @@ export class ReaderManager extends EventEmitter<Events> {
               // word (seen with vpcd); no card ever answers that, so it counts as a pulled card.
               else if (data.length < 2) reject(vanished(reader, data.length));
               else resolve(data);
-            });
+            };
+            try {
+              native.transmit(apdu, maxResponseBytes, protocol, answered);
+            } catch (e) {
+              // The binding refuses synchronously (a handle it no longer holds): a typed reader error.
+              settled = true;
+              clearTimeout(timer);
+              reject(
+                new TermhostError("READER_UNAVAILABLE", `the reader '${reader}' refused the exchange`, {
+                  hint: "try again; re-insert the card if it keeps failing",
+                  context: { reader, reason: e instanceof Error ? e.message : String(e) },
+                }),
+              );
+            }
           }),
       };
       try {
@@ -209,6 +237,18 @@ export class ReaderManager extends EventEmitter<Events> {
       release();
       if (this.queues.get(reader) === tail) this.queues.delete(reader);
     }
+  }
+
+  private async dropStaleHandle(native: NativeReader, reader: string): Promise<void> {
+    this.opts.log.warn({ reader }, "dropping a card handle left connected by an earlier exchange");
+    await deadline(
+      new Promise<void>((resolve) => native.disconnect(native.SCARD_LEAVE_CARD, () => resolve())),
+      2000,
+      () => new TermhostError("READER_UNAVAILABLE", "disconnect took too long", { context: { reader } }),
+    ).catch(() => undefined);
+    // pcscd no longer knows the handle (it restarted, or the card went): the binding keeps calling
+    // it connected after the failed SCardDisconnect. The next SCardConnect replaces the handle.
+    if (native.connected) Reflect.set(native, "connected", false);
   }
 
   /**
