@@ -102,6 +102,7 @@ export async function runKiosk(opts: KioskOptions): Promise<void> {
       configPath,
       JSON.stringify(
         {
+          mode: "simulation",
           logLevel: opts.logLevel,
           stateDir: join(stateDir, "daemon"),
           api: { socketPath: apiSocket },

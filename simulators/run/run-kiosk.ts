@@ -126,6 +126,7 @@ export async function runScenario(opts: RunOptions): Promise<void> {
 
     if (opts.daemon) {
       const base: Record<string, unknown> = {
+        mode: "simulation",
         logLevel: scenario.daemon.logLevel,
         stateDir: state.daemonDir,
         api: { socketPath: apiSocket },

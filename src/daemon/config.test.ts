@@ -44,4 +44,26 @@ describe("config", () => {
     expect(problemsOf({ readers: [] })).toEqual(["readers: unknown key"]);
     expect(problemsOf("hello")).toEqual(["(top level): expected object, received string"]);
   });
+
+  it("production mode refuses a meter vendor key and a clear-text issuer host, naming the fields", () => {
+    const rig = {
+      postage: { meters: [{ profile: "m", vendorKey: "00".repeat(16) }] },
+      value: { authorizer: { kind: "issuer", url: "http://issuer.test", terminalToken: "t".repeat(16) } },
+    };
+    expect(() => parseConfig(rig, "f.json")).toThrow(
+      /postage\.meters\.0\.vendorKey: a vendor key on the host/,
+    );
+    expect(() => parseConfig(rig, "f.json")).toThrow(
+      /value\.authorizer\.url: the issuer host must be reached over https:/,
+    );
+    expect(defaultConfig().mode).toBe("production");
+    const sim = parseConfig({ ...rig, mode: "simulation" }, "f.json");
+    expect(sim.postage.meters[0]?.vendorKey).toBe("00".repeat(16));
+    expect(() =>
+      parseConfig(
+        { value: { authorizer: { ...rig.value.authorizer, url: "https://issuer.test" } } },
+        "f.json",
+      ),
+    ).not.toThrow();
+  });
 });

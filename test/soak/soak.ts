@@ -209,6 +209,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     writeFileSync(
       configPath,
       JSON.stringify({
+        mode: "simulation",
         logLevel: "info",
         stateDir: smallFs.dir,
         profiles: { dir: profiles },

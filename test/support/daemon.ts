@@ -18,6 +18,7 @@ export async function startDaemon(rig: Rig, overrides: Record<string, unknown> =
   const socketPath = join(rig.dir, "api.sock");
   const configPath = join(rig.dir, "termhostd.json");
   const config = {
+    mode: "simulation",
     logLevel: "debug",
     stateDir: join(rig.dir, "daemon-state"),
     value: { retryMs: 300 },
