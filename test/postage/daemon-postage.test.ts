@@ -60,6 +60,11 @@ describe("postage over the daemon's socket", () => {
         15_000,
       );
       expect(first).toMatchObject({ balance: 4_000, reserved: 0, unreserved: 4_000, connected: true });
+      expect(
+        PostageMethods["postage.meters"].result.parse(await clients[0]?.call("postage.meters", {})),
+      ).toEqual({
+        meters: [first],
+      });
       const outcomes = await Promise.all(
         clients.map(async (c, i) => {
           const progress: unknown[] = [];

@@ -17,6 +17,11 @@ function service(s: PostageServices): PostageService {
  * and low-funds warnings.
  */
 export function registerPostageMethods(server: RpcServer, services: PostageServices): void {
+  server.register("postage.meters", PostageMethods["postage.meters"], () => ({
+    meters:
+      services.postage?.meterNames.map((m) => services.postage?.balance(m)).filter((b) => b !== undefined) ??
+      [],
+  }));
   if (services.postage === undefined) return;
   const postage = service(services);
   server.register("postage.batch.start", PostageMethods["postage.batch.start"], (p, conn) =>

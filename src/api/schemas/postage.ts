@@ -24,6 +24,16 @@ const Registers = z.object({
   serial: z.string(),
 });
 
+const MeterFunds = z.object({
+  meter: z.string(),
+  currency: Currency,
+  connected: z.boolean(),
+  balance: Money,
+  reserved: Money,
+  unreserved: z.number().int(),
+  registers: Registers.nullable(),
+});
+
 export const BatchState = z.enum(["waiting", "printing", "suspended", "recovering", ...BatchOutcome.options]);
 
 export const BatchResult = z.object({
@@ -101,15 +111,13 @@ export const PostageMethods = {
   "postage.balance": {
     description: "a meter's funds: balance, reserved for open batches, unreserved, and its registers",
     params: z.object({ meter: MeterName }).strict(),
-    result: z.object({
-      meter: z.string(),
-      currency: Currency,
-      connected: z.boolean(),
-      balance: Money,
-      reserved: Money,
-      unreserved: z.number().int(),
-      registers: Registers.nullable(),
-    }),
+    result: MeterFunds,
+  },
+  "postage.meters": {
+    description:
+      "every meter the daemon runs, with its funds as postage.balance gives them (none when no meter is configured)",
+    params: z.object({}).strict(),
+    result: z.object({ meters: z.array(MeterFunds) }),
   },
   "postage.refill": {
     description:

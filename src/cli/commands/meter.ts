@@ -1,7 +1,6 @@
 import type { Command } from "commander";
 import type { PostageMethods } from "../../api/schemas/index.js";
 import type { TermhostClient } from "../../client/client.js";
-import { isTermhostError } from "../../errors/errors.js";
 import { green, red } from "../colour.js";
 import { type CliContext, CliExit } from "../context.js";
 import { Exit } from "../exit-codes.js";
@@ -10,26 +9,14 @@ import { amountOption, newRequestId } from "./options.js";
 
 type Balance = ReturnType<(typeof PostageMethods)["postage.balance"]["result"]["parse"]>;
 
-/**
- * The meters the daemon runs. There is no listing method: asking for a meter that cannot exist
- * is answered by POSTAGE_METER_UNKNOWN with the names the daemon has.
- */
+/** The meters the daemon runs. */
 export async function daemonMeters(c: TermhostClient): Promise<string[]> {
-  try {
-    await c.call("postage.balance", { meter: "\u0000" });
-  } catch (e) {
-    if (isTermhostError(e, "POSTAGE_METER_UNKNOWN")) {
-      const meters = e.context?.meters;
-      return Array.isArray(meters) ? meters.map(String) : [];
-    }
-    throw e;
-  }
-  return [];
+  return (await c.call("postage.meters", {})).meters.map((m) => m.meter);
 }
 
 async function balances(c: TermhostClient, meter: string | undefined): Promise<Balance[]> {
-  const names = meter === undefined ? await daemonMeters(c) : [meter];
-  return Promise.all(names.map((m) => c.call("postage.balance", { meter: m })));
+  if (meter === undefined) return (await c.call("postage.meters", {})).meters;
+  return [await c.call("postage.balance", { meter })];
 }
 
 const line = (b: Balance): string => (b.connected ? green("connected") : red("not connected"));
