@@ -2,6 +2,8 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type IssuerBehaviour, Operation } from "../../simulators/issuer/behaviour.js";
+import { type IssuerHost, startIssuerHost } from "../../simulators/issuer/issuer-host.js";
 import { freshMeterState, saveMeterState, TEST_VENDOR_KEY } from "../../simulators/meter/state-file.js";
 import type { TrackedProcess } from "../../simulators/rig/processes.js";
 import { type StartedMeter, startMeter, startScale } from "../../simulators/run/spawn-parts.js";
@@ -15,33 +17,58 @@ import { waitUntil } from "../../src/util/wait.js";
 import { FrameMaker } from "../api/fuzz-frames.js";
 import { SmallFs } from "../support/small-fs.js";
 import { prng } from "../value/campaign.js";
-import { cardFile, samLedger, threeCardsAndSam } from "../value/support.js";
+import { cardFile, type LedgerEntryFile, samLedger, threeCardsAndSam } from "../value/support.js";
 
 type Batch = ReturnType<typeof BatchResult.parse>;
 
-export const FAULT_KINDS = [
+/** Who authorizes loads: the issuer host simulator over HTTP (default), or the SAM in slot 1. */
+export const AUTHORIZERS = ["issuer", "sam"] as const;
+export type SoakAuthorizer = (typeof AUTHORIZERS)[number];
+
+export const ALL_FAULT_KINDS = [
   "kill-daemon",
   "pull-card",
   "restart-pcscd",
   "cut-serial",
   "corrupt-serial",
+  "stall-issuer",
   "sam-absent",
   "disk-full",
   "hostile-frames",
   "drop-connection",
 ] as const;
-export type FaultKind = (typeof FAULT_KINDS)[number];
+export type FaultKind = (typeof ALL_FAULT_KINDS)[number];
+
+/** The kinds a run injects: the authorizer's own fault (`stall-issuer` or `sam-absent`) and the rest. */
+export function faultKinds(authorizer: SoakAuthorizer): FaultKind[] {
+  return ALL_FAULT_KINDS.filter((f) => f !== (authorizer === "issuer" ? "sam-absent" : "stall-issuer"));
+}
+
 const WEIGHTS: Record<FaultKind, number> = {
   "kill-daemon": 10,
   "pull-card": 12,
   "restart-pcscd": 8,
   "cut-serial": 12,
   "corrupt-serial": 12,
+  "stall-issuer": 10,
   "sam-absent": 10,
   "disk-full": 10,
   "hostile-frames": 12,
   "drop-connection": 14,
 };
+
+/**
+ * How a `stall-issuer` fault misbehaves, in turn (the n-th such fault of a run takes the n-th mode,
+ * so that even a short run has each; the rest of the fault is drawn from the seeded PRNG):
+ * - `stall`: answers held until the fault is released, 100–500 ms on;
+ * - `late`: every answer 100–500 ms late, below or beyond the daemon's timeout (ISSUER_TIMEOUT_MS);
+ * - `lost`: the answer to an authorization or a completion cut after the issuer committed it.
+ */
+export const ISSUER_MODES = ["stall", "late", "lost"] as const;
+/** The daemon's deadline for one HTTP exchange with the issuer host: inside the faults' 100–500 ms. */
+export const ISSUER_TIMEOUT_MS = 300;
+const ISSUER_TERMINAL = "5445524D30303031";
+const ISSUER_TOKEN = "termhost-soak-terminal-token";
 
 export interface SoakOptions {
   seed: number;
@@ -55,11 +82,16 @@ export interface SoakOptions {
   strict?: boolean;
   /** Every kind equally likely (the long run, to reach `minPerKind` of each sooner). */
   uniform?: boolean;
+  /** Who authorizes loads; `issuer` when unset. */
+  authorizer?: SoakAuthorizer;
+  /** The daemon's further attempts after an issuer exchange timed out or failed (2 when unset). */
+  issuerRetries?: number;
   log: (line: string) => void;
 }
 
 export interface SoakResult {
   seed: number;
+  authorizer: SoakAuthorizer;
   rounds: number;
   ops: {
     attempted: number;
@@ -71,7 +103,18 @@ export interface SoakResult {
   errorsSeen: Record<string, number>;
   /** Final states the clients were told: `load applied (resent)`, `debit failed CARD_REMOVED`, `batch interrupted`… */
   outcomes: Record<string, number>;
-  faults: Record<FaultKind, number>;
+  /** Faults injected, by kind (the run's kinds only). */
+  faults: Partial<Record<FaultKind, number>>;
+  /** `stall-issuer` faults by mode and commit side: `stall before-commit`, `lost after-commit`… */
+  issuerFaults: Record<string, number>;
+  /** What the issuer host did under those faults, by operation: answers held, answers cut after commit. */
+  issuerEffects: Record<string, number>;
+  /** The authorizer's ledger at the end: authorizations by status. */
+  ledger: Record<string, number>;
+  /** Failed loads whose authorization the kiosk was told was reported for reversal. */
+  reversalsTold: number;
+  /** Authorizations the issuer committed after the daemon failed their load without one (finding 5). */
+  lateCommits: string[];
   discrepancies: string[];
   rss: {
     startKb: number;
@@ -147,8 +190,13 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   const rand = prng(o.seed);
   const int = (n: number): number => Math.floor(rand() * n);
   const dir = mkdtempSync(join(tmpdir(), "termhost-soak-"));
-  const rig = await threeCardsAndSam(dir, CARD_IDS, INITIAL);
-  const faults = Object.fromEntries(FAULT_KINDS.map((f) => [f, 0])) as Record<FaultKind, number>;
+  const authorizer: SoakAuthorizer = o.authorizer ?? "issuer";
+  const kinds = faultKinds(authorizer);
+  const withSam = authorizer === "sam";
+  const rig = await threeCardsAndSam(dir, CARD_IDS, INITIAL, withSam);
+  const faults = Object.fromEntries(kinds.map((f) => [f, 0])) as Record<FaultKind, number>;
+  const issuerFaults: Record<string, number> = {};
+  const issuerEffects: Record<string, number> = {};
   const discrepancies: string[] = [];
   const errorsSeen: Record<string, number> = {};
   const values: ValueRecord[] = [];
@@ -165,9 +213,26 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   };
   const controls: RpcClient[] = [];
   let daemonProc: TrackedProcess | undefined;
+  let issuer: IssuerHost | undefined;
   let rounds = 0;
 
   try {
+    // The issuer host, in this process: the daemon reaches it over HTTP on loopback (it runs outside
+    // the rig's network namespace); the injector changes its behaviour directly.
+    if (!withSam) {
+      issuer = await startIssuerHost({
+        ledgerPath: join(dir, "issuer-ledger.json"),
+        terminals: [{ terminalId: Buffer.from(ISSUER_TERMINAL, "hex"), token: ISSUER_TOKEN }],
+        host: "127.0.0.1",
+      });
+      const note = (k: string): void => {
+        issuerEffects[k] = (issuerEffects[k] ?? 0) + 1;
+      };
+      issuer.events.on("stalled", (op) => note(`${op} held`));
+      issuer.events.on("answered", (op, status) => {
+        if (status === 0) note(`${op} answer cut after commit`);
+      });
+    }
     // Two meters (the second under its own profile name) and a scale, each in its own process.
     const profiles = join(rig.dir, "profiles");
     cpSync(join(projectRoot(), "device-profiles"), profiles, { recursive: true });
@@ -213,7 +278,22 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
         logLevel: "info",
         stateDir: smallFs.dir,
         profiles: { dir: profiles },
-        value: { retryMs: 200, limits: { maxBalance: 2_000_000_000, dailyLoadTotal: 2_000_000_000 } },
+        value: {
+          retryMs: 200,
+          limits: { maxBalance: 2_000_000_000, dailyLoadTotal: 2_000_000_000 },
+          terminalId: ISSUER_TERMINAL,
+          authorizer:
+            issuer === undefined
+              ? { kind: "sam" }
+              : {
+                  kind: "issuer",
+                  url: issuer.url,
+                  terminalToken: ISSUER_TOKEN,
+                  timeoutMs: ISSUER_TIMEOUT_MS,
+                  retries: o.issuerRetries ?? 2,
+                  retryDelayMs: 100,
+                },
+        },
         api: { socketPath, requestsPerSecond: 10_000, requestBurst: 20_000 },
         pcsc: { socketPath: rig.pcscSocket, retryMinMs: 50, retryMaxMs: 500 },
         postage: {
@@ -293,10 +373,11 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     daemonProc = await startDaemon();
     const admin = await TermhostClient.connect({ socketPath, timeoutMs: 15_000 });
     await waitUntil(
-      "cards, SAM and both meters",
+      withSam ? "cards, SAM and both meters" : "cards and both meters",
       async () => {
         const s = (await admin.call("system.status", {})) as { readers: Array<{ card: string }> };
-        if (s.readers.filter((r) => r.card === "present").length < 4) return undefined;
+        if (s.readers.filter((r) => r.card === "present").length < CARD_SLOTS.length + (withSam ? 1 : 0))
+          return undefined;
         for (const m of meters) {
           const b = (await admin.call("postage.balance", { meter: m.profile })) as { connected: boolean };
           if (!b.connected) return undefined;
@@ -457,9 +538,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     let watchdogRestarts = 0;
     const pickFault = (): FaultKind => {
       const weight = (f: FaultKind): number => (o.uniform === true ? 1 : WEIGHTS[f]);
-      const total = FAULT_KINDS.reduce((a, f) => a + weight(f), 0);
+      const total = kinds.reduce((a, f) => a + weight(f), 0);
       let r = rand() * total;
-      for (const f of FAULT_KINDS) {
+      for (const f of kinds) {
         r -= weight(f);
         if (r < 0) return f;
       }
@@ -483,8 +564,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
 
     /**
      * A fault of one round, in two parts: `arm` runs before the round's operations start (a full
-     * disk, an absent SAM, a line that will be cut after some bytes, bytes that will be corrupted),
-     * `act` runs while they are under way (after a seeded delay) and undoes what `arm` did.
+     * disk, an absent SAM, a misbehaving issuer host, a line that will be cut after some bytes, bytes
+     * that will be corrupted), `act` runs while they are under way (after a seeded delay) and undoes
+     * what `arm` did.
      */
     function fault(kind: FaultKind): { arm: () => Promise<void>; act: () => Promise<void> } {
       faults[kind]++;
@@ -518,7 +600,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
             arm: nothing,
             act: later(async () => {
               await rig.restartPcscd();
-              for (const s of [...CARD_SLOTS, SAM_SLOT]) await rig.insert(s);
+              for (const s of [...CARD_SLOTS, ...(withSam ? [SAM_SLOT] : [])]) await rig.insert(s);
             }),
           };
         case "cut-serial": {
@@ -553,6 +635,22 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
               await rig.insert(SAM_SLOT);
             },
           };
+        case "stall-issuer": {
+          const host = issuer as IssuerHost;
+          const b = issuerBehaviour(faults[kind] - 1, holdMs);
+          const what = `${b.mode} ${b.behaviour.when}`;
+          issuerFaults[what] = (issuerFaults[what] ?? 0) + 1;
+          return {
+            arm: async () => {
+              host.setBehaviour(b.behaviour);
+            },
+            act: async () => {
+              await pause(holdMs);
+              // Released: held answers go (late, to a daemon that may have given up on them).
+              host.setBehaviour({});
+            },
+          };
+        }
         case "disk-full":
           return {
             arm: async () => {
@@ -577,9 +675,43 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       }
     }
 
-    /** After a round: every card and the SAM back in, lines restored, disk freed, daemon alive. */
+    /**
+     * The `stall-issuer` fault's behaviour, its mode by turn (ISSUER_MODES), the rest drawn: the
+     * operations it hits, before or after the issuer commits, how many requests.
+     */
+    function issuerBehaviour(
+      n: number,
+      holdMs: number,
+    ): { mode: (typeof ISSUER_MODES)[number]; behaviour: IssuerBehaviour } {
+      const mode = ISSUER_MODES[n % ISSUER_MODES.length] as (typeof ISSUER_MODES)[number];
+      const ops = Operation.options;
+      // All operations, or one of those a load or a purchase makes (open, verify, authorize, complete).
+      const on = rand() < 0.4 ? undefined : [ops[int(4)] as Operation];
+      const when = rand() < 0.5 ? "before-commit" : "after-commit";
+      const times = rand() < 0.5 ? undefined : 1 + int(3);
+      const common = { ...(times === undefined ? {} : { times }) };
+      switch (mode) {
+        case "stall":
+          return { mode, behaviour: { stall: true, when, ...(on === undefined ? {} : { on }), ...common } };
+        case "late":
+          return {
+            mode,
+            behaviour: { delayMs: holdMs, when, ...(on === undefined ? {} : { on }), ...common },
+          };
+        case "lost": {
+          // The worst case: the issuer committed the authorization or completion, its answer is lost.
+          const lostOn: Operation[] = [["authorize"], ["complete"], ["authorize", "complete"]][
+            int(3)
+          ] as Operation[];
+          return { mode, behaviour: { drop: true, when: "after-commit", on: lostOn, ...common } };
+        }
+      }
+    }
+
+    /** After a round: every card and the SAM back in, lines restored, disk freed, issuer released, daemon alive. */
     async function repair(): Promise<void> {
       if (diskFull) smallFs.unfill();
+      issuer?.setBehaviour({});
       for (const m of meterCtl) await m.call("meter.restore", {});
       const st = await rig.simStatus();
       for (const [slot, s] of st.slots.entries()) if (s.card !== null && !s.inserted) await rig.insert(slot);
@@ -597,13 +729,13 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     const enough = (): boolean => {
       if (o.rounds !== undefined) return rounds >= o.rounds;
       const min = o.minPerKind ?? 1;
-      return totalFaults() >= (o.faults ?? 100) && FAULT_KINDS.every((f) => faults[f] >= min);
+      return totalFaults() >= (o.faults ?? 100) && kinds.every((f) => faults[f] >= min);
     };
     const fpr = o.faultsPerRound ?? 1;
     while (!enough()) {
       const r = rounds++;
-      const kinds = Array.from({ length: fpr }, () => pickFault());
-      const planned = kinds.map((k) => fault(k));
+      const roundKinds = Array.from({ length: fpr }, () => pickFault());
+      const planned = roundKinds.map((k) => fault(k));
       for (const f of planned) await f.arm();
       const ops: Array<Promise<void>> = [];
       for (let k = 0; k < kiosks.length; k++) {
@@ -665,7 +797,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
         ];
         for (const v of open)
           stalls.push(
-            `${v.requestId}: ${v.last ?? "none"} after ${STALL_MS / 1000} s (round's faults: ${kinds.join(", ")})`,
+            `${v.requestId}: ${v.last ?? "none"} after ${STALL_MS / 1000} s (round's faults: ${roundKinds.join(", ")})`,
           );
         if (o.strict === true) for (const v of open) discrepancies.push(`stall: ${v.requestId} (${v.last})`);
         watchdogRestarts++;
@@ -688,7 +820,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
         60_000,
         100,
       );
-    // Reversals not yet taken by the SAM are retried by the daemon.
+    // Reversals not yet taken by the authorizer are retried by the daemon.
     for (const rec of values) {
       if (rec.final?.reversal !== null && rec.final?.reversal !== undefined && !rec.final.reversal.reported) {
         rec.final = await settle(`reversal of ${rec.requestId}`, async () => {
@@ -744,8 +876,11 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
         rec.final = b;
       }
     }
-    // Cards: balance and counter against what the kiosks were told; the SAM's ledger.
-    const ledger = samLedger(dir);
+    // Cards: balance and counter against what the kiosks were told; the authorizer's ledger.
+    const ledger: LedgerEntryFile[] =
+      issuer === undefined ? samLedger(dir) : (issuer.ledger().authorizations as LedgerEntryFile[]);
+    const ledgerName = issuer === undefined ? "SAM ledger" : "issuer ledger";
+    const lateCommits: string[] = [];
     const cards = CARD_IDS.map((cardId, k) => {
       const mine = values.filter((v) => v.card === k && v.final?.state === "applied");
       const loads = mine.filter((v) => v.kind === "load");
@@ -763,7 +898,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
         applied.reduce((a, e) => a + e.amount, 0) !== loads.reduce((a, v) => a + v.amount, 0)
       )
         discrepancies.push(
-          `${cardId}: SAM ledger has ${applied.length} applied loads, the kiosk was told ${loads.length}`,
+          `${cardId}: ${ledgerName} has ${applied.length} applied loads (${applied.reduce((a, e) => a + e.amount, 0)}), the kiosk was told ${loads.length} (${loads.reduce((a, v) => a + v.amount, 0)})`,
         );
       return {
         cardId,
@@ -773,8 +908,39 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
         expectedCounter: mine.length,
       };
     });
-    for (const e of ledger.filter((x) => x.status === "issued"))
-      discrepancies.push(`authorization ${e.authorizationId} (${e.cardId}) left issued`);
+    for (const e of ledger.filter((x) => x.status === "issued")) {
+      const what = `authorization ${e.authorizationId} (${e.cardId} counter ${e.counter}, ${e.amount}) left issued`;
+      // Finding 5 (docs/soak.md): the issuer committed a held authorization after the daemon had given
+      // up, looked for it, found none and failed the load without a reversal.
+      const gaveUp = values.find(
+        (v) =>
+          v.kind === "load" &&
+          CARD_IDS[v.card] === e.cardId &&
+          v.amount === e.amount &&
+          v.final?.state === "failed" &&
+          v.final.reversal === null,
+      );
+      if (gaveUp === undefined) discrepancies.push(`${ledgerName}: ${what}`);
+      else {
+        const line = `${gaveUp.requestId}: told failed ${gaveUp.final?.error?.code} without a reversal; ${what}`;
+        lateCommits.push(line);
+        if (o.strict === true) discrepancies.push(`late commit: ${line}`);
+      }
+    }
+    const ledgerCount: Record<string, number> = {};
+    for (const e of ledger) ledgerCount[e.status] = (ledgerCount[e.status] ?? 0) + 1;
+    // Reversals as reported: the authorizations the kiosks were told reported are those reversed.
+    const toldReversed = new Map<number, string>();
+    for (const v of values)
+      if (v.final?.reversal?.reported === true)
+        toldReversed.set(v.final.reversal.authorizationId, v.requestId);
+    for (const [id, requestId] of toldReversed) {
+      const e = ledger.find((x) => x.authorizationId === id);
+      if (e?.status !== "reversed")
+        discrepancies.push(`${requestId}: told authorization ${id} reversed, ${ledgerName} has ${e?.status}`);
+    }
+    for (const e of ledger.filter((x) => x.status === "reversed" && !toldReversed.has(x.authorizationId)))
+      discrepancies.push(`${ledgerName}: authorization ${e.authorizationId} reversed, no kiosk was told`);
     // Meters: registers, piece count and value against the indicia the POS clients were told.
     const meterRows = [];
     for (const [i, m] of meters.entries()) {
@@ -846,6 +1012,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       count(b.final === undefined ? `batch refused ${b.refused}` : `batch ${b.final.state}`);
     return {
       seed: o.seed,
+      authorizer,
       rounds,
       outcomes,
       ops: {
@@ -857,6 +1024,11 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       },
       errorsSeen,
       faults,
+      issuerFaults,
+      issuerEffects,
+      ledger: ledgerCount,
+      reversalsTold: toldReversed.size,
+      lateCommits,
       discrepancies,
       rss,
       cards,
@@ -870,6 +1042,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   } finally {
     for (const c of controls) c.close();
     await rig.stop();
+    await issuer?.stop();
   }
 }
 
@@ -894,16 +1067,30 @@ function rssKb(pid: number): number {
 export function formatTable(r: SoakResult): string {
   const rows: Array<[string, string]> = [
     ["seed", String(r.seed)],
+    ["authorizer", r.authorizer === "issuer" ? "issuer host (HTTP)" : "SAM (slot 1)"],
     ["rounds", String(r.rounds)],
     ["elapsed", `${(r.elapsedMs / 1000).toFixed(1)} s`],
     ["operations attempted", `${r.ops.attempted} ${JSON.stringify(r.ops.byKind)}`],
     ["  completed", String(r.ops.completed)],
     ["  failed with a clear error", String(r.ops.failedTyped)],
     ["  restored (applied by restore)", String(r.ops.restored)],
-    ...FAULT_KINDS.map((f): [string, string] => [`fault ${f}`, String(r.faults[f])]),
+    ...ALL_FAULT_KINDS.filter((f) => r.faults[f] !== undefined).map((f): [string, string] => [
+      `fault ${f}`,
+      String(r.faults[f]),
+    ]),
+    ...(r.authorizer === "issuer"
+      ? [
+          ["  stall-issuer by mode", JSON.stringify(r.issuerFaults)] as [string, string],
+          ["  issuer host did", JSON.stringify(r.issuerEffects)] as [string, string],
+        ]
+      : []),
     ["disk-full filler written", `${(r.diskFilledBytes / 2 ** 20).toFixed(1)} MiB (until ENOSPC)`],
     ["faults total", String(Object.values(r.faults).reduce((a, b) => a + b, 0))],
     ["outcomes told", JSON.stringify(r.outcomes)],
+    [
+      `${r.authorizer === "issuer" ? "issuer" : "SAM"} ledger`,
+      `${JSON.stringify(r.ledger)}; reversals told ${r.reversalsTold}`,
+    ],
     ["error codes seen on calls", JSON.stringify(r.errorsSeen)],
     ...r.cards.map((c): [string, string] => [
       `card ${c.cardId}`,
@@ -923,6 +1110,7 @@ export function formatTable(r: SoakResult): string {
       "vague codes told (INTERNAL)",
       String(Object.entries(r.outcomes).reduce((a, [k, n]) => a + (k.endsWith(" INTERNAL") ? n : 0), 0)),
     ],
+    ["authorizations committed late, left issued", String(r.lateCommits.length)],
     ["stalls (watchdog restarts)", `${r.stalls.length} (${r.watchdogRestarts})`],
     ["discrepancies", String(r.discrepancies.length)],
   ];

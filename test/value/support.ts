@@ -53,16 +53,21 @@ export function samLedger(dir: string): LedgerEntryFile[] {
 
 /**
  * The campaigns' kiosk: purse cards in slots 0, 2 and 3 with room for any number of loads, and the
- * SAM in slot 1 (two vpcd entries).
+ * SAM in slot 1 (two vpcd entries); slot 1 stays empty for a kiosk authorized by the issuer host.
  */
-export function threeCardsAndSam(dir: string, cardIds: readonly string[], initial: number): Promise<Rig> {
+export function threeCardsAndSam(
+  dir: string,
+  cardIds: readonly string[],
+  initial: number,
+  withSam = true,
+): Promise<Rig> {
   const purse = (k: number): CardSpec =>
     purseSpec(dir, cardIds[k] as string, { balance: initial, maxBalance: 2_000_000_000 });
   return Rig.start({
     readerEntries: 2,
     slots: [
       { card: purse(0), inserted: true },
-      { card: samSpec(dir), inserted: true },
+      withSam ? { card: samSpec(dir), inserted: true } : { card: null },
       { card: purse(1), inserted: true },
       { card: purse(2), inserted: true },
     ],
