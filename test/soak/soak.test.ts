@@ -5,8 +5,8 @@ const LONG = process.env.TERMHOST_SOAK === "long";
 const SEED = Number(process.env.TERMHOST_SEED ?? 20261124);
 const ROUNDS =
   process.env.TERMHOST_SOAK_ROUNDS === undefined ? undefined : Number(process.env.TERMHOST_SOAK_ROUNDS);
-const FAULTS = Number(process.env.TERMHOST_SOAK_FAULTS ?? (LONG ? 1000 : 60));
-const MIN_PER_KIND = Number(process.env.TERMHOST_SOAK_MIN_PER_KIND ?? (LONG ? 120 : 4));
+const FAULTS = Number(process.env.TERMHOST_SOAK_FAULTS ?? (LONG ? 9000 : 60));
+const MIN_PER_KIND = Number(process.env.TERMHOST_SOAK_MIN_PER_KIND ?? (LONG ? 1000 : 4));
 const PER_ROUND = Number(process.env.TERMHOST_SOAK_FAULTS_PER_ROUND ?? (LONG ? 3 : 1));
 /** `issuer` (default): loads authorized by the issuer host over HTTP; `sam`: by the SAM in a reader slot. */
 const AUTHORIZER = (process.env.TERMHOST_SOAK_AUTHORIZER ?? "issuer") as SoakAuthorizer;
