@@ -1,9 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type MeterSimulator, startMeterSimulator } from "../../simulators/meter/meter-simulator.js";
-import { freshMeterState, saveMeterState, TEST_VENDOR_KEY } from "../../simulators/meter/state-file.js";
+import type { MeterSimulator } from "../../simulators/meter/meter-simulator.js";
 import { ProcessGroup } from "../../simulators/rig/processes.js";
 import { Rig } from "../../simulators/rig/rig.js";
-import { startPtyPair } from "../../simulators/rig/socat.js";
 import { ValueMethods } from "../../src/api/schemas/value.js";
 import { isTermhostError } from "../../src/errors/errors.js";
 import { RpcClient } from "../../src/jsonrpc/client.js";
@@ -11,8 +9,9 @@ import { Command } from "../../src/postage/protocol/index.js";
 import { waitUntil } from "../../src/util/wait.js";
 import { Prng } from "../pcsc/support/prng.js";
 import { startDaemon, type TestDaemon } from "../support/daemon.js";
+import { SIMULATED_METER, startSimulatedMeter } from "../support/meter.js";
 
-const METER = "termhost simulated meter";
+const METER = SIMULATED_METER;
 const SEED = Number(process.env.TERMHOST_SEED ?? 20_261_124);
 const KILLS = process.env.TERMHOST_LONG === "1" ? 40 : 8;
 
@@ -31,24 +30,9 @@ describe("refills survive kill -9 of the daemon", () => {
   beforeAll(async () => {
     rig = await Rig.start();
     group = new ProcessGroup();
-    const pty = await startPtyPair(group, rig.dir, "meter");
-    const stateFile = `${rig.dir}/meter.json`;
-    const registers = {
-      ...freshMeterState().registers,
-      descending: 1_000,
-      controlTotal: 1_000,
-      serial: "PM0042",
-    };
-    saveMeterState(stateFile, freshMeterState({ serial: "PM0042", registers }));
-    sim = await startMeterSimulator({ port: pty.devicePath, stateFile, baudRate: 115_200 });
-    overrides = {
-      postage: {
-        meters: [{ profile: METER, port: pty.hostPath, baudRate: 115_200, vendorKey: TEST_VENDOR_KEY }],
-        ackMarginMs: 30,
-        responseMarginMs: 100,
-        backoffInitialMs: 10,
-      },
-    };
+    const meter = await startSimulatedMeter(group, rig.dir, 1_000);
+    sim = meter.sim;
+    overrides = { postage: meter.postageConfig };
   });
   afterAll(async () => {
     await sim?.close();

@@ -3,7 +3,7 @@ import type { RpcServer } from "../../jsonrpc/server.js";
 import type { ValueEngine } from "../../value/engine.js";
 import { isOpen, type ValueTx } from "../../value/records.js";
 import { type RestoreEntry, RestoreMethods } from "../schemas/restore.js";
-import { transactionView } from "./value.js";
+import { findTransaction, transactionView } from "./value.js";
 
 export interface RestoreServices {
   value: ValueEngine;
@@ -23,16 +23,7 @@ export function registerRestoreMethods(server: RpcServer, services: RestoreServi
   });
 
   server.register("admin.restore.retry", RestoreMethods["admin.restore.retry"], async (p) => {
-    const q: { txId?: string; requestId?: string } = {};
-    if (p.txId !== undefined) q.txId = p.txId;
-    if (p.requestId !== undefined) q.requestId = p.requestId;
-    const tx = value.find(q);
-    if (tx === undefined) {
-      throw new TermhostError("TRANSACTION_NOT_FOUND", "no such value transaction", {
-        hint: "`termhost restore list` shows the open ones",
-        context: q,
-      });
-    }
+    const tx = findTransaction(value, p, "`termhost restore list` shows the open ones");
     const asked = value.retryNow(tx.txId);
     if (p.waitMs > 0) await value.settled(tx.txId, p.waitMs);
     return { transaction: entry(value, value.find({ txId: tx.txId }) ?? tx), readers: asked };

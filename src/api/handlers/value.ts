@@ -44,19 +44,27 @@ export function registerValueMethods(server: RpcServer, services: ValueServices)
   server.register("value.debit", ValueMethods["value.debit"], async (p) =>
     transactionView(value, await value.debit(request(p))),
   );
-  server.register("value.status", ValueMethods["value.status"], (p) => {
-    const q: { txId?: string; requestId?: string } = {};
-    if (p.txId !== undefined) q.txId = p.txId;
-    if (p.requestId !== undefined) q.requestId = p.requestId;
-    const tx = value.find(q);
-    if (tx === undefined) {
-      throw new TermhostError("TRANSACTION_NOT_FOUND", "no such value transaction", {
-        hint: "a requestId is known once value.increase or value.debit accepted it",
-        context: q,
-      });
-    }
-    return transactionView(value, tx);
-  });
+  server.register("value.status", ValueMethods["value.status"], (p) =>
+    transactionView(
+      value,
+      findTransaction(value, p, "a requestId is known once value.increase or value.debit accepted it"),
+    ),
+  );
+}
+
+/** The transaction a `txId` or `requestId` names, or TRANSACTION_NOT_FOUND with `hint`. */
+export function findTransaction(
+  engine: ValueEngine,
+  p: { txId?: string | undefined; requestId?: string | undefined },
+  hint: string,
+): ValueTx {
+  const q: { txId?: string; requestId?: string } = {};
+  if (p.txId !== undefined) q.txId = p.txId;
+  if (p.requestId !== undefined) q.requestId = p.requestId;
+  const tx = engine.find(q);
+  if (tx === undefined)
+    throw new TermhostError("TRANSACTION_NOT_FOUND", "no such value transaction", { hint, context: q });
+  return tx;
 }
 
 /** Every journaled step on the `value` topic; interruptions and their settlement on `restore`. */
