@@ -1,4 +1,3 @@
-import { TermhostError } from "../../errors/errors.js";
 import type { RpcServer } from "../../jsonrpc/server.js";
 import type { ValueEngine } from "../../value/engine.js";
 import { isOpen, type ValueTx } from "../../value/records.js";
