@@ -20,7 +20,12 @@ import { acquireLock } from "../journal/lock.js";
 import { RecordCodec } from "../journal/records.js";
 import { scanJournal } from "../journal/recovery.js";
 import { LedgerRecords } from "../postage/ledger/records.js";
-import { emptyLedger, type LedgerState, ledgerSnapshotCodec, reduceLedger } from "../postage/ledger/state.js";
+import {
+  emptyLedger,
+  type LedgerState,
+  ledgerReducer,
+  ledgerSnapshotCodec,
+} from "../postage/ledger/state.js";
 import {
   emptyValueState,
   isOpen,
@@ -42,12 +47,18 @@ function valueOptions(config: Config) {
   };
 }
 
-const postageOptions = {
-  types: LedgerRecords,
-  initialState: emptyLedger,
-  reduce: reduceLedger,
-  snapshot: ledgerSnapshotCodec,
-};
+/** Finished batches are forgotten as the daemon forgets them, by its own settings. */
+function postageOptions(config: Config) {
+  return {
+    types: LedgerRecords,
+    initialState: emptyLedger,
+    reduce: ledgerReducer({
+      days: config.postage.retainFinishedDays,
+      max: config.postage.retainFinishedBatches,
+    }),
+    snapshot: ledgerSnapshotCodec,
+  };
+}
 
 export interface JournalTarget {
   path: string;
@@ -139,7 +150,9 @@ interface Replayed<S> {
 }
 
 async function replay<S>(target: JournalTarget): Promise<Replayed<S>> {
-  const opts = (target.kind === "value" ? valueOptions(target.config) : postageOptions) as unknown as {
+  const opts = (target.kind === "value"
+    ? valueOptions(target.config)
+    : postageOptions(target.config)) as unknown as {
     types: Record<string, import("zod").ZodType>;
     initialState: () => S;
     reduce: (s: S, r: unknown) => S;
@@ -303,9 +316,9 @@ export interface CompactReport {
 
 /** Opens the journal as the daemon does (recovery included, so a torn tail is dropped and saved), then compacts. */
 export async function compactJournal(target: JournalTarget): Promise<CompactReport> {
-  const base = target.kind === "value" ? valueOptions(target.config) : postageOptions;
+  const base = target.kind === "value" ? valueOptions(target.config) : postageOptions(target.config);
   const journal = await openJournal({
-    ...(base as typeof postageOptions),
+    ...(base as ReturnType<typeof postageOptions>),
     path: target.path,
     create: false,
   }).catch((e: unknown) => {

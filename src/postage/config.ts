@@ -26,6 +26,10 @@ export const PostageConfig = z
     responseMarginMs: z.number().int().min(10).max(60_000).optional(),
     backoffInitialMs: z.number().int().min(5).max(10_000).optional(),
     backoffMaxMs: z.number().int().min(10).max(60_000).optional(),
+    /** Finished batches answer status and request-id replays this long after they closed… */
+    retainFinishedDays: z.number().int().min(1).max(3650).default(30),
+    /** …and at most this many of them, the oldest forgotten first (bounds the ledger's memory). */
+    retainFinishedBatches: z.number().int().min(100).max(1_000_000).default(20_000),
   })
   .strict();
 export type PostageConfig = z.infer<typeof PostageConfig>;

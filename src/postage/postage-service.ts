@@ -8,12 +8,17 @@ import { type BatchView, batchView } from "./batch/views.js";
 import { PostageLedger } from "./ledger/ledger.js";
 import type { InsufficientProcedure, PieceSpec } from "./ledger/records.js";
 import { resolvePendingPrints } from "./ledger/recovery.js";
+import type { LedgerRetention } from "./ledger/state.js";
 import { type ConnectView, MeterDriver } from "./meter/meter-driver.js";
 import type { MeterProfile } from "./meter/profile.js";
 import type { Registers } from "./protocol/index.js";
 import { MeterDevices } from "./refill/meter-devices.js";
 import type { MeterLinkOptions } from "./transport/meter-link.js";
 import type { MeterTransport } from "./transport/transport.js";
+
+const UNKNOWN_BATCH =
+  "no such batch: never started here, or finished before the retention window " +
+  "(postage.retainFinishedDays, postage.retainFinishedBatches)";
 
 export interface PostageServiceOptions {
   journalPath: string;
@@ -26,6 +31,8 @@ export interface PostageServiceOptions {
   journalCompactAtBytes?: number;
   /** The postage journal's file operations (tests inject a full disk). */
   journalFs?: JournalFs;
+  /** How long and how many finished batches stay answerable. */
+  retention?: LedgerRetention;
 }
 
 export interface StartBatch {
@@ -89,6 +96,7 @@ export class PostageService {
       path: o.journalPath,
       ...(o.journalCompactAtBytes === undefined ? {} : { compactAtBytes: o.journalCompactAtBytes }),
       ...(o.journalFs === undefined ? {} : { fs: o.journalFs }),
+      ...(o.retention === undefined ? {} : { retention: o.retention }),
       ...(o.log === undefined ? {} : { log: o.log }),
       // What the reopened file holds and no session runs (a reservation whose append was refused
       // yet reached the disk) is closed as after a restart.
@@ -177,7 +185,7 @@ export class PostageService {
         : (this.ledger.batchByRequest(q.requestId)?.batchId ??
           [...this.waiting.values()].find((w) => w.requestId === q.requestId)?.batchId));
     if (batchId === undefined || (this.ledger.batch(batchId) === undefined && !this.waiting.has(batchId)))
-      throw new TermhostError("POSTAGE_BATCH_UNKNOWN", "no such batch", { context: { ...q } });
+      throw new TermhostError("POSTAGE_BATCH_UNKNOWN", UNKNOWN_BATCH, { context: { ...q } });
     return this.view(batchId);
   }
 
@@ -317,7 +325,7 @@ export class PostageService {
         indicia: [],
       };
     if (batch === undefined)
-      throw new TermhostError("POSTAGE_BATCH_UNKNOWN", "no such batch", { context: { batchId } });
+      throw new TermhostError("POSTAGE_BATCH_UNKNOWN", UNKNOWN_BATCH, { context: { batchId } });
     const runner = this.runners.get(batchId);
     return batchView(batch, runner?.phase, runner?.waitingForJournal ?? null);
   }
@@ -401,7 +409,13 @@ export class PostageService {
         await this.ledger.write([
           {
             type: "reservation.closed",
-            body: { batchId: b.batchId, outcome: "interrupted", released: b.remaining, reason },
+            body: {
+              batchId: b.batchId,
+              outcome: "interrupted",
+              released: b.remaining,
+              reason,
+              closedAt: new Date().toISOString(),
+            },
           },
         ]);
   }
@@ -473,6 +487,7 @@ export class PostageService {
                 outcome: "interrupted",
                 released: b.remaining,
                 reason: "daemon restarted",
+                closedAt: new Date().toISOString(),
               },
             },
           ]);

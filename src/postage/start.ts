@@ -45,6 +45,7 @@ export async function startPostage(
     meters,
     vendorKeys,
     publish,
+    retention: { days: config.retainFinishedDays, max: config.retainFinishedBatches },
     log: log.child({ part: "postage" }),
   });
   service.start();

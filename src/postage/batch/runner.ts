@@ -132,6 +132,7 @@ export class BatchRunner {
           outcome: effect.outcome,
           released: batch.remaining,
           ...(effect.reason === null ? {} : { reason: effect.reason }),
+          closedAt: new Date().toISOString(),
         };
         // An intent journaled ahead for a piece that will not be sent is voided with the close.
         const pending = batch.pending;

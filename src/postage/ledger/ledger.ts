@@ -13,10 +13,11 @@ import { type LedgerBody, LedgerRecords, type PieceSpec } from "./records.js";
 import {
   type BatchEntry,
   emptyLedger,
+  type LedgerRetention,
   type LedgerSnapshot,
   type LedgerState,
+  ledgerReducer,
   ledgerSnapshotCodec,
-  reduceLedger,
   reservedOn,
 } from "./state.js";
 
@@ -32,6 +33,8 @@ export interface LedgerOptions {
   onReopened?: () => void;
   /** A failed journal is being reopened, or could not be. */
   log?: Logger;
+  /** How long and how many finished batches stay answerable (default 30 days, 20,000). */
+  retention?: LedgerRetention;
 }
 
 export interface Funds {
@@ -47,7 +50,7 @@ export function ledgerJournalOptions(o: LedgerOptions) {
     path: o.path,
     types: LedgerRecords,
     initialState: emptyLedger,
-    reduce: reduceLedger,
+    reduce: ledgerReducer(o.retention),
     snapshot: ledgerSnapshotCodec,
     ...(o.compactAtBytes === undefined ? {} : { compactAtBytes: o.compactAtBytes }),
     ...(o.sync === undefined ? {} : { sync: o.sync }),

@@ -88,6 +88,8 @@ export const LedgerRecords = {
     outcome: BatchOutcome,
     released: Register,
     reason: z.string().max(200).optional(),
+    /** When the batch ended; what retention counts from (journals written before it carry none). */
+    closedAt: z.iso.datetime().optional(),
   }),
 } as const;
 export type LedgerRecords = typeof LedgerRecords;

@@ -49,6 +49,8 @@ export const BatchEntry = z.object({
   outcome: BatchOutcome.nullable(),
   released: z.number().int(),
   reason: z.string().nullable(),
+  /** When the batch closed; null while open (and in snapshots written before it was kept). */
+  closedAt: z.string().nullable().default(null),
 });
 export type BatchEntry = z.infer<typeof BatchEntry>;
 
@@ -56,12 +58,20 @@ export interface LedgerState {
   meters: Map<string, MeterMirror>;
   batches: Map<string, BatchEntry>;
   batchByRequest: Map<string, string>;
-  /** Closed batches in closing order; the oldest are forgotten past a bound. */
+  /** Ids of closed batches in closing order; the oldest are forgotten past the retention. */
   finished: string[];
 }
 
-/** Finished batches kept for status and request-id replays. */
-export const KEEP_FINISHED = 2048;
+/**
+ * How long finished batches stay answerable (status, request-id replays): for `days` after they
+ * closed, and never more than `max` of them, the oldest forgotten first, which bounds the memory a
+ * busy meter's history takes.
+ */
+export interface LedgerRetention {
+  days: number;
+  max: number;
+}
+export const DEFAULT_RETENTION: LedgerRetention = { days: 30, max: 20_000 };
 
 export function emptyLedger(): LedgerState {
   return {
@@ -80,6 +90,15 @@ export function reservedOn(state: LedgerState, meter: string): number {
 }
 
 export type LedgerRecord = JournalRecord<LedgerRecords>;
+
+/** The ledger's reducer, forgetting finished batches past `retention`. */
+export function ledgerReducer(retention: LedgerRetention = DEFAULT_RETENTION) {
+  return (state: LedgerState, record: LedgerRecord): LedgerState => {
+    reduceLedger(state, record);
+    if (record.type === "reservation.closed") forgetFinished(state, retention, Date.now());
+    return state;
+  };
+}
 
 /** Applies one committed record; never throws for a body its schema accepted (unknown ids are ignored). */
 export function reduceLedger(state: LedgerState, record: LedgerRecord): LedgerState {
@@ -123,7 +142,9 @@ export function reduceLedger(state: LedgerState, record: LedgerRecord): LedgerSt
       batch.remaining = 0;
       batch.pending = null;
       batch.reason = record.body.reason ?? null;
-      remember(state, `b:${batch.batchId}`);
+      // A close journaled before closedAt existed counts from the batch's opening.
+      batch.closedAt = record.body.closedAt ?? batch.openedAt;
+      state.finished.push(batch.batchId);
       break;
     }
   }
@@ -142,6 +163,7 @@ function openBatch(state: LedgerState, b: LedgerBody<"reservation.opened">): voi
     outcome: null,
     released: 0,
     reason: null,
+    closedAt: null,
   });
   state.batchByRequest.set(b.requestId, b.batchId);
 }
@@ -168,12 +190,19 @@ function printed(state: LedgerState, p: LedgerBody<"indicium.printed">): void {
   }
 }
 
-function remember(state: LedgerState, key: string): void {
-  state.finished.push(key);
-  while (state.finished.length > KEEP_FINISHED) {
-    const old = state.finished.shift() as string;
-    const batch = state.batches.get(old.slice(2));
-    state.batches.delete(old.slice(2));
+/** Forgets the oldest finished batches while there are more than `max` or they closed too long ago. */
+export function forgetFinished(state: LedgerState, retention: LedgerRetention, now: number): void {
+  const cutoff = now - retention.days * 86_400_000;
+  let drop = 0;
+  for (const id of state.finished) {
+    const closedAt = state.batches.get(id)?.closedAt;
+    const expired = closedAt == null || Date.parse(closedAt) < cutoff;
+    if (state.finished.length - drop <= retention.max && !expired) break;
+    drop++;
+  }
+  for (const id of state.finished.splice(0, drop)) {
+    const batch = state.batches.get(id);
+    state.batches.delete(id);
     if (batch !== undefined) state.batchByRequest.delete(batch.requestId);
   }
 }
@@ -192,10 +221,17 @@ export const ledgerSnapshotCodec = {
     batches: [...s.batches.values()],
     finished: [...s.finished],
   }),
+  // Snapshots written before closedAt was kept: a finished batch counts from its opening, and the
+  // finished list held "b:<batchId>" keys.
   load: (snap: LedgerSnapshot): LedgerState => ({
     meters: new Map(snap.meters),
-    batches: new Map(snap.batches.map((b) => [b.batchId, b])),
+    batches: new Map(
+      snap.batches.map((b) => [
+        b.batchId,
+        { ...b, closedAt: b.closedAt ?? (b.outcome === null ? null : b.openedAt) },
+      ]),
+    ),
     batchByRequest: new Map(snap.batches.map((b) => [b.requestId, b.batchId])),
-    finished: [...snap.finished],
+    finished: snap.finished.map((k) => (k.startsWith("b:") ? k.slice(2) : k)),
   }),
 };
