@@ -2,7 +2,7 @@ import { z } from "zod";
 import { MAX_MONEY } from "../../src/purse/messages/index.js";
 
 /** The API operations faults can be aimed at. */
-export const Operation = z.enum(["open", "verify", "authorize", "complete", "reversal", "find"]);
+export const Operation = z.enum(["open", "verify", "authorize", "complete", "reversal", "find", "end"]);
 export type Operation = z.infer<typeof Operation>;
 
 /**

@@ -9,7 +9,7 @@ import type { Reply } from "./sessions.js";
 
 export type ApiRoute =
   | { kind: "api"; op: "open" }
-  | { kind: "api"; op: "verify" | "authorize"; id: string }
+  | { kind: "api"; op: "verify" | "authorize" | "end"; id: string }
   | { kind: "api"; op: "complete" | "reversal"; authorizationId: number }
   | { kind: "api"; op: "find"; authorizationId: number | undefined };
 export type AdminRoute = { kind: "admin"; name: "ledger" | "get-behaviour" | "set-behaviour" | "release" };
@@ -22,6 +22,9 @@ export function routeOf(method: string, path: string): ApiRoute | AdminRoute | u
     if (key === "POST 1") return { kind: "api", op: "open" };
     if (b !== undefined && /^[A-Za-z0-9_-]{1,64}$/.test(b) && method === "POST" && parts.length === 3) {
       if (c === "verify" || c === "authorize") return { kind: "api", op: c, id: b };
+    }
+    if (b !== undefined && /^[A-Za-z0-9_-]{1,64}$/.test(b) && key === "DELETE 2") {
+      return { kind: "api", op: "end", id: b };
     }
     return undefined;
   }

@@ -59,6 +59,16 @@ export class IssuerCore {
     return ok({ sessionId: s.id, challenge: hex(s.challenge) }, 201);
   }
 
+  /**
+   * Ends a session: nothing more is verified or authorized in it. Requests are decided one at a
+   * time, so one held before this either committed already or finds no session. Ending an unknown
+   * session (expired, never opened, another terminal's) answers the same: it issues nothing.
+   */
+  end(terminal: string, sessionId: string): Reply {
+    this.ctx.sessions.end(sessionId, terminal);
+    return ok({ sessionId, ended: true });
+  }
+
   verify(terminal: string, sessionId: string, req: z.infer<typeof VerifyRequest>): Reply {
     const s = this.ctx.sessions.get(sessionId, terminal);
     if (s === undefined) return errorReply("SESSION_NOT_FOUND", "no such session (expired or never opened)");

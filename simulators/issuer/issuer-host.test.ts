@@ -134,6 +134,8 @@ describe("issuer host simulator: HTTP boundary", () => {
       "INVALID_REQUEST",
     ]);
     expect(await refusal(call("DELETE", "/sessions"))).toEqual([404, "NOT_FOUND"]);
+    expect(await refusal(call("DELETE", `/sessions/${sessionId}`, {}))).toEqual([400, "INVALID_REQUEST"]);
+    expect(await refusal(call("DELETE", "/sessions/bad%20id"))).toEqual([404, "NOT_FOUND"]);
     expect(await refusal(call("POST", "/sessions/nope/verify", answer))).toEqual([404, "SESSION_NOT_FOUND"]);
     // The session is still usable: refused input decided nothing.
     expect(await refusal(call("POST", verify, answer))).toEqual([422, "CARD_NOT_AUTHENTIC"]);
@@ -165,6 +167,18 @@ describe("issuer host simulator: HTTP boundary", () => {
         call("POST", `/sessions/${sessionId}/authorize`, { amount: 1, terminalId: "5445524D30303032", init }),
       ),
     ).toEqual([403, "FORBIDDEN"]);
+    // Another terminal cannot end this session; its end answers as for any session it does not have.
+    expect((await call("DELETE", `/sessions/${sessionId}`, undefined, OTHER_TOKEN)).status).toBe(200);
+    expect(await refusal(call("POST", `/sessions/${sessionId}/verify`, answer))).toEqual([
+      422,
+      "CARD_NOT_AUTHENTIC",
+    ]);
+    const ended = await call("DELETE", `/sessions/${sessionId}`);
+    expect([ended.status, ended.json]).toEqual([200, { sessionId, ended: true }]);
+    expect(await refusal(call("POST", `/sessions/${sessionId}/verify`, answer))).toEqual([
+      404,
+      "SESSION_NOT_FOUND",
+    ]);
   });
 
   it("controls behaviour through the admin endpoint and releases stalled answers", async () => {

@@ -66,6 +66,8 @@ export interface IssuerHostEvents {
   stalled: [Operation];
   /** An answer left (or was cut) for an operation. */
   answered: [Operation, number];
+  /** A request hit by a fault was carried out, with this status, whether or not its client still waits. */
+  decided: [Operation, number];
 }
 
 export interface IssuerHost {
@@ -165,6 +167,7 @@ export async function startIssuerHost(options: IssuerHostOptions): Promise<Issue
     if (before) await hold(route.op, b);
     const failFirst = before && (b.fail === true || b.drop === true);
     const reply = failFirst ? errorReply("INTERNAL", "injected failure") : work();
+    events.emit("decided", route.op, reply.status);
     if (!before) await hold(route.op, b);
     if (b.drop === true) return cut(res, reply, route.op);
     if (b.fail === true) return send(res, errorReply("INTERNAL", "injected failure"), route.op);
@@ -179,6 +182,10 @@ export async function startIssuerHost(options: IssuerHostOptions): Promise<Issue
         return validated(VerifyRequest, body, (v) => core.verify(terminal, route.id, v));
       case "authorize":
         return validated(AuthorizeRequest, body, (v) => core.authorize(terminal, route.id, v));
+      case "end":
+        return body === undefined
+          ? core.end(terminal, route.id)
+          : errorReply("INVALID_REQUEST", "DELETE /sessions/{id} takes no body");
       case "complete":
         return validated(CompleteRequest, body, (v) => core.complete(terminal, route.authorizationId, v));
       case "reversal":

@@ -63,6 +63,11 @@ export class SessionTable {
     return s !== undefined && s.terminalId === terminalId ? s : undefined;
   }
 
+  /** Forgets a session of this terminal; another terminal's is left alone. */
+  end(id: string, terminalId: string): void {
+    if (this.sessions.get(id)?.terminalId === terminalId) this.sessions.delete(id);
+  }
+
   private expire(): void {
     const now = this.clock();
     for (const [id, s] of this.sessions) if (s.expiresAt <= now) this.sessions.delete(id);

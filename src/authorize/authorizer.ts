@@ -23,6 +23,12 @@ export interface LoadAuthorizationRequest {
  * against the challenge it issued, so a session serves exactly one card, one load.
  */
 export interface AuthorizerSession {
+  /**
+   * The authorizer's name for this exchange once `challenge()` opened it, journaled before the
+   * authorization is asked for, so that an exchange the terminal gives up on can be ended
+   * (`Authorizer.abandon`); null where there is nothing to end (the SAM answers while held).
+   */
+  ref(): string | null;
   /** A fresh terminal challenge RT for the card's AUTHENTICATE. */
   challenge(): Promise<Buffer>;
   /** Rejects with CARD_NOT_AUTHENTIC when the card's MAC over RT does not verify. */
@@ -56,4 +62,9 @@ export interface Authorizer {
   reportReversal(authorizationId: number): Promise<AuthorizationRecord>;
   /** The latest authorization issued for this card at this counter, if any. */
   find(cardId: Buffer, counter: number): Promise<AuthorizationRecord | undefined>;
+  /**
+   * Ends an exchange the terminal gave up on (a session's `ref()`): once this returns, nothing more
+   * is issued in it, so what `find` then answers is final. Repeating it succeeds.
+   */
+  abandon(ref: string): Promise<void>;
 }

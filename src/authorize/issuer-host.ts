@@ -16,6 +16,7 @@ import {
   AuthorizationList,
   AuthorizationReply,
   ErrorReply,
+  SessionEnded,
   SessionOpened,
   Verified,
 } from "./issuer-protocol.js";
@@ -112,6 +113,17 @@ export class IssuerHostAuthorizer implements Authorizer {
       throw invalidAnswer("found an authorization for another card or counter");
     }
     return recordOf(latest);
+  }
+
+  async abandon(ref: string): Promise<void> {
+    try {
+      const ended = await this.call("DELETE", `sessions/${encodeURIComponent(ref)}`, undefined, SessionEnded);
+      if (ended.sessionId !== ref) throw invalidAnswer("ended another session");
+    } catch (e) {
+      // A session the issuer no longer has (expired, or the issuer restarted) issues nothing either.
+      if (e instanceof TermhostError && e.context?.issuerCode === "SESSION_NOT_FOUND") return;
+      throw e;
+    }
   }
 
   /** One API call with retries; the answer validated against `schema`, refusals typed. */
@@ -214,6 +226,10 @@ class IssuerHostSession implements AuthorizerSession {
   private sessionId: string | undefined;
 
   constructor(private readonly host: IssuerHostAuthorizer) {}
+
+  ref(): string | null {
+    return this.sessionId ?? null;
+  }
 
   async challenge(): Promise<Buffer> {
     // Each challenge opens a new issuer session, as GET CHALLENGE forgets the SAM's earlier one.

@@ -14,11 +14,14 @@ const Counter = z.number().int().min(0).max(MAX_COUNTER);
 const Currency = z.number().int().min(1).max(999);
 const AuthorizationId = z.number().int().min(1).max(0xffffffff);
 
+export const SessionId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
 export const OpenSessionRequest = z.object({}).strict();
-export const SessionOpened = z.object({
-  sessionId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
-  challenge: Hex8,
-});
+export const SessionOpened = z.object({ sessionId: SessionId, challenge: Hex8 });
+/**
+ * The answer to DELETE /sessions/{id}: from now on no authorization is issued in that session (a
+ * request still being processed either committed before, and `find` shows it, or is refused).
+ */
+export const SessionEnded = z.object({ sessionId: SessionId, ended: z.literal(true) });
 
 /** The card's AUTHENTICATE answer, unchanged. */
 export const VerifyRequest = z

@@ -68,6 +68,7 @@ export class SamAuthorizer implements Authorizer {
   session<T>(fn: (session: AuthorizerSession) => Promise<T>): Promise<T> {
     return this.withSam(async (t) => {
       const session: AuthorizerSession = {
+        ref: () => null,
         challenge: async () =>
           parseGetChallengeResponse(
             await send(t, buildGetChallenge(), "GET CHALLENGE", () => "AUTHORIZER_UNAVAILABLE"),
@@ -90,6 +91,12 @@ export class SamAuthorizer implements Authorizer {
       return fn(session);
     });
   }
+
+  /**
+   * Nothing to end: the SAM is held exclusively while it authorizes and answers within the APDU, so
+   * once the terminal can ask again, what it issued is already in its ledger.
+   */
+  async abandon(_ref: string): Promise<void> {}
 
   verifyCompletion(authorizationId: number, balanceAfter: number, s3: Buffer): Promise<void> {
     return this.withSam(async (t) => {

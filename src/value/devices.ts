@@ -7,6 +7,8 @@ export interface TargetFacts {
   /** The card's transaction counter, or the meter's control total: what the authorization binds. */
   counter: number;
   balanceBefore: number;
+  /** The authorizer's name for the exchange about to ask (an issuer session), to end it if abandoned. */
+  authorizerRef?: string;
 }
 
 export interface Grant {
@@ -75,6 +77,8 @@ export interface ValueAuthority {
   ): Promise<{ authorizationId: number; status: "issued" | "applied" | "reversed" } | undefined>;
   /** Marks an authorization that will never be applied; repeating it succeeds. */
   reportReversal(authorizationId: number): Promise<void>;
+  /** Ends an exchange given up on (`TargetFacts.authorizerRef`): nothing more is issued in it. */
+  abandon(ref: string): Promise<void>;
 }
 
 /**

@@ -51,6 +51,7 @@ function pulledCardReaders(onWithCard: () => void): ValueDevices {
     authority: {
       find: () => Promise.reject(new Error("not used")),
       reportReversal: () => Promise.reject(new Error("not used")),
+      abandon: () => Promise.reject(new Error("not used")),
     },
     withTarget: async () => {
       onWithCard();

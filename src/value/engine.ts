@@ -319,6 +319,7 @@ export class ValueEngine extends EventEmitter<Events> {
                 cardId: facts.targetId,
                 counter: facts.counter,
                 balanceBefore: facts.balanceBefore,
+                ...(facts.authorizerRef === undefined ? {} : { authorizerRef: facts.authorizerRef }),
                 at: now(),
               },
             });
@@ -424,6 +425,8 @@ export class ValueEngine extends EventEmitter<Events> {
     if (tx.cardId === null || tx.counter === null) return;
     const { authority } = this.familyOf(txId);
     try {
+      // A request still held at the authorizer could commit after the lookup; ended first, it cannot.
+      if (tx.authorizerRef !== null) await authority.abandon(tx.authorizerRef);
       const found = await authority.find(tx.cardId, tx.counter);
       if (found === undefined) {
         await this.fail(txId, cause, null);

@@ -15,6 +15,7 @@ const Proof = z.string().regex(/^(?:[0-9a-f]{16}|[0-9a-f]{32})$/);
 const Money = z.number().int().min(0).max(0x7fffffff);
 const Counter = z.number().int().min(0).max(0xffffffff);
 const At = z.string();
+const AuthorizerRef = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
 
 export const ValueMessage = z
   .object({
@@ -65,7 +66,15 @@ export const ValueRecords = {
    * from here on. For a meter, the counter is its control total.
    */
   "value.authorizing": z
-    .object({ txId: z.string(), cardId: TargetId, counter: Counter, balanceBefore: Money, at: At })
+    .object({
+      txId: z.string(),
+      cardId: TargetId,
+      counter: Counter,
+      balanceBefore: Money,
+      /** The authorizer's exchange (an issuer session): ended before restore decides (absent: none). */
+      authorizerRef: AuthorizerRef.optional(),
+      at: At,
+    })
     .strict(),
   /** The restore record: what to resend, and the authorization to report if it never lands. */
   "value.authorized": z
@@ -115,6 +124,8 @@ export interface ValueTx {
   cardId: string | null;
   counter: number | null;
   balanceBefore: number | null;
+  /** The authorizer's exchange that asked for the authorization (an issuer session), if any. */
+  authorizerRef: string | null;
   authorizationId: number | null;
   message: StoredMessage | null;
   balanceAfter: number | null;
@@ -154,6 +165,7 @@ export function reduceValue(state: ValueState, r: JournalRecord<ValueRecords>): 
       cardId: null,
       counter: null,
       balanceBefore: null,
+      authorizerRef: null,
       authorizationId: null,
       message: null,
       balanceAfter: null,
@@ -177,6 +189,7 @@ export function reduceValue(state: ValueState, r: JournalRecord<ValueRecords>): 
         cardId: r.body.cardId,
         counter: r.body.counter,
         balanceBefore: r.body.balanceBefore,
+        authorizerRef: r.body.authorizerRef ?? null,
       });
       break;
     case "value.authorized":
@@ -229,6 +242,8 @@ const TxSnapshot = z.object({
   cardId: TargetId.nullable(),
   counter: Counter.nullable(),
   balanceBefore: Money.nullable(),
+  // Snapshots written before the exchange was journaled have none.
+  authorizerRef: AuthorizerRef.nullable().default(null),
   authorizationId: z.number().int().nullable(),
   message: StoredMessage.nullable(),
   balanceAfter: Money.nullable(),

@@ -198,7 +198,7 @@ describe("issuer host authorizer: lost answers", () => {
       host.setBehaviour({ stall: true, on: ["authorize"], when: "before-commit" });
       expect(await codeOf(steps.authorize(1000, init))).toBe("AUTHORIZER_UNAVAILABLE");
       expect(host.entries()).toEqual([]);
-      const late = nextIssuerEvent(host, "answered");
+      const late = nextIssuerEvent(host, "decided");
       host.release();
       // The held request goes on after its client gave up, and issues the authorization.
       expect((await late)[0]).toBe("authorize");
@@ -213,6 +213,53 @@ describe("issuer host authorizer: lost answers", () => {
     });
     expect(second).toEqual(first);
     expect(statuses()).toEqual(["issued"]);
+  });
+
+  it("a held request whose session the terminal ended issues nothing, and the card's counter stays free", async () => {
+    const quick = authorizerFor(host, { timeoutMs: 300 });
+    const ref = await quick.session(async (session) => {
+      const steps = new LoadSteps(card, session);
+      await steps.authenticate();
+      const init = await steps.initializeLoad(1000);
+      host.setBehaviour({ stall: true, on: ["authorize"], when: "before-commit" });
+      const stalled = nextIssuerEvent(host, "stalled");
+      expect(await codeOf(steps.authorize(1000, init))).toBe("AUTHORIZER_UNAVAILABLE");
+      await stalled;
+      const id = session.ref();
+      if (id === null) throw new Error("an issuer session has a ref once challenged");
+      await quick.abandon(id);
+      const late = nextIssuerEvent(host, "decided");
+      host.release();
+      // The held request goes on after the end: it finds no session and decides nothing.
+      expect(await late).toEqual(["authorize", 404]);
+      return id;
+    });
+    host.setBehaviour({});
+    expect(host.entries()).toEqual([]);
+    expect(await authorizer.find(CARD_ID, 5)).toBeUndefined();
+    // Ending again, or a session that never was, answers the same.
+    await authorizer.abandon(ref);
+    await authorizer.abandon("never-opened");
+    // Another amount at the same counter is not blocked by a late authorization.
+    const other = await authorizer.session(async (session) => {
+      const steps = new LoadSteps(card, session);
+      await steps.authenticate();
+      return steps.authorize(400, await steps.initializeLoad(400));
+    });
+    expect(host.entries().map((e) => [e.authorizationId, e.amount, e.status])).toEqual([
+      [other.authorizationId, 400, "issued"],
+    ]);
+  });
+
+  it("an end that comes after the issuer committed leaves the authorization for find to report", async () => {
+    await authorizer.session(async (session) => {
+      const steps = new LoadSteps(card, session);
+      await steps.authenticate();
+      const init = await steps.initializeLoad(1000);
+      await steps.authorize(1000, init);
+      await authorizer.abandon(session.ref() ?? "");
+    });
+    expect((await authorizer.find(CARD_ID, 5))?.status).toBe("issued");
   });
 
   it("retries a 500 and a cut connection; without retries they are AUTHORIZER_UNAVAILABLE and the repeat is the same", async () => {

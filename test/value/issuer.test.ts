@@ -1,3 +1,4 @@
+import { once } from "node:events";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -38,7 +39,7 @@ describe("value.increase authorized by the issuer host", () => {
       value: {
         retryMs: 300,
         terminalId: TERMINAL,
-        authorizer: { kind: "issuer", url: issuer.url, terminalToken: TOKEN },
+        authorizer: { kind: "issuer", url: issuer.url, terminalToken: TOKEN, timeoutMs: 1500, retries: 0 },
       },
     });
     client = await daemon.client();
@@ -85,5 +86,30 @@ describe("value.increase authorized by the issuer host", () => {
     issuer.setBehaviour({});
     expect(tx).toMatchObject({ state: "failed", error: { code: "AUTHORIZATION_DECLINED" }, reversal: null });
     expect(cardFile(dir, CARD)).toEqual(expect.objectContaining(before));
+  });
+
+  it("gives up on an authorization the issuer holds: the held request issues nothing later, another amount loads", async () => {
+    const before = cardFile(dir, CARD);
+    issuer.setBehaviour({ stall: true, on: ["authorize"], when: "before-commit" });
+    const tx = await client.call("value.increase", {
+      reader,
+      amount: 300,
+      currency: "EUR",
+      requestId: "issuer-3",
+    });
+    expect(tx).toMatchObject({ state: "failed", error: { code: "AUTHORIZER_UNAVAILABLE" }, reversal: null });
+    // The daemon ended its issuer session before deciding; the held request, let go now, finds none.
+    const decided = once(issuer.events, "decided", { signal: AbortSignal.timeout(10_000) });
+    issuer.setBehaviour({});
+    expect(await decided).toEqual(["authorize", 404]);
+    expect(issuer.entries().filter((e) => e.status === "issued")).toEqual([]);
+    const next = await client.call("value.increase", {
+      reader,
+      amount: 200,
+      currency: "EUR",
+      requestId: "issuer-4",
+    });
+    expect(next).toMatchObject({ state: "applied", balanceAfter: before.balance + 200 });
+    expect(cardFile(dir, CARD).balance).toBe(before.balance + 200);
   });
 });

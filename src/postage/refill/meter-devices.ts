@@ -39,6 +39,8 @@ export interface MeterAccess {
 function vendorAuthority(log: Logger | undefined): ValueAuthority {
   return {
     find: async () => undefined,
+    // The vendor's code is checked by the meter alone: no exchange is left open anywhere.
+    abandon: async () => undefined,
     reportReversal: async (authorizationId) => {
       log?.warn({ authorizationId }, "refill authorization void: it will never be applied");
     },

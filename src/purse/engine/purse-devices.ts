@@ -45,6 +45,7 @@ export class PurseDevices implements ValueDevices {
       reportReversal: async (authorizationId: number) => {
         await authorizer.reportReversal(authorizationId);
       },
+      abandon: (ref: string) => authorizer.abandon(ref),
     };
   }
 
@@ -112,10 +113,12 @@ class CardTarget implements ValueTarget {
           context: { balance: init.balance, limit: maxBalance },
         });
       }
+      const ref = session.ref();
       await steps.authorizing({
         targetId: hex(init.cardId),
         counter: init.counter,
         balanceBefore: init.balance,
+        ...(ref === null ? {} : { authorizerRef: ref }),
       });
       const grant = await session.authorize({ amount: tx.amount, terminalId, init });
       await steps.authorized({
