@@ -5,7 +5,13 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { Registers } from "../protocol/index.js";
 import { PostageLedger } from "./ledger.js";
 import type { PieceSpec } from "./records.js";
-import { emptyLedger, forgetFinished, type LedgerRetention, ledgerSnapshotCodec } from "./state.js";
+import {
+  emptyLedger,
+  forgetFinished,
+  type LedgerRetention,
+  ledgerReducer,
+  ledgerSnapshotCodec,
+} from "./state.js";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -84,29 +90,38 @@ describe("finished batch retention", () => {
     await ledger.close();
   });
 
-  it("an open batch is never forgotten, however old", async () => {
+  it("an open batch is never forgotten, however old and however many close after it", () => {
+    const reduce = ledgerReducer({ days: 1, max: 1 });
     const state = emptyLedger();
-    state.batches.set(bid(1), {
-      batchId: bid(1),
-      requestId: "r1",
-      meter: "m",
-      currency: "EUR",
-      pieces: [piece],
-      requestedPieces: 1,
-      onInsufficient: "reject",
-      openedAt: new Date(0).toISOString(),
-      reserved: 10,
-      remaining: 10,
-      indicia: [],
-      pending: null,
-      voided: 0,
-      outcome: null,
-      released: 0,
-      reason: null,
-      closedAt: null,
-    });
-    forgetFinished(state, { days: 1, max: 100 }, Date.now());
-    expect(state.batches.has(bid(1))).toBe(true);
+    let seq = 0;
+    const open = (n: number) =>
+      reduce(state, {
+        type: "reservation.opened",
+        seq: ++seq,
+        body: {
+          batchId: bid(n),
+          requestId: `r${n}`,
+          meter: "m",
+          currency: "EUR",
+          amount: 10,
+          pieces: [piece],
+          requestedPieces: 1,
+          onInsufficient: "reject",
+          openedAt: new Date(0).toISOString(),
+        },
+      });
+    open(1);
+    for (let n = 2; n <= 5; n++) {
+      open(n);
+      reduce(state, {
+        type: "reservation.closed",
+        seq: ++seq,
+        body: { batchId: bid(n), outcome: "cancelled", released: 10, closedAt: new Date().toISOString() },
+      });
+    }
+    expect(state.batches.get(bid(1))?.outcome).toBeNull();
+    expect(state.finished).toEqual([bid(5)]);
+    expect([...state.batches.keys()]).toEqual([bid(1), bid(5)]);
   });
 
   it("loads a snapshot written before closedAt was kept, counting from the batch's opening", () => {
