@@ -51,6 +51,7 @@ export function exitCodeFor(code: ErrorCode): ExitCode {
     case "PCSC_UNAVAILABLE":
     case "METER_DISCONNECTED":
     case "METER_TIMEOUT":
+    case "METER_REFILL_PENDING":
     case "POSTAGE_METER_UNAVAILABLE":
     case "SCALE_OFFLINE":
       return Exit.DEVICE_UNAVAILABLE;

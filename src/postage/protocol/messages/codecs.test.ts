@@ -109,6 +109,10 @@ describe("payload codecs", () => {
       "METER_INSUFFICIENT_FUNDS",
     );
     expect(thrownCode(() => okBody(refusalPayload(ResultCode.TXN_CONFLICT), "X"))).toBe("METER_REFUSED");
+    // Not a refusal of the refill sent: the meter is still finishing one of its own.
+    expect(thrownCode(() => okBody(refusalPayload(ResultCode.REFILL_PENDING), "X"))).toBe(
+      "METER_REFILL_PENDING",
+    );
     expect(thrownCode(() => okBody(hex("01 00"), "X"))).toBe("METER_PAYLOAD_INVALID");
     expect(thrownCode(() => okBody(hex("7F"), "X"))).toBe("METER_PAYLOAD_INVALID");
     expect(thrownCode(() => okBody(hex(""), "X"))).toBe("METER_PAYLOAD_INVALID");

@@ -37,6 +37,12 @@ export function refusalError(code: ResultCode, what: string): TermhostError {
       return new TermhostError("METER_INSUFFICIENT_FUNDS", `${what}: descending register too low`, {
         context: { result: name },
       });
+    // The meter's own earlier refill is not finished yet: not a refusal of this one, which is tried again.
+    case ResultCode.REFILL_PENDING:
+      return new TermhostError("METER_REFILL_PENDING", `${what}: the meter is finishing an earlier refill`, {
+        hint: "termhost sends the same refill again once the meter is ready",
+        context: { result: name },
+      });
     default:
       return new TermhostError("METER_REFUSED", `${what}: meter refused (${name})`, {
         context: { result: name },
