@@ -122,6 +122,15 @@ export class IssuerHostAuthorizer implements Authorizer {
     } catch (e) {
       // A session the issuer no longer has (expired, or the issuer restarted) issues nothing either.
       if (e instanceof TermhostError && e.context?.issuerCode === "SESSION_NOT_FOUND") return;
+      // Without the end, a request the issuer still holds could commit after restore decided: the
+      // transaction waits (and says why) rather than settle on a lookup that may be overtaken.
+      if (e instanceof TermhostError && e.context?.issuerCode === "NOT_FOUND") {
+        throw new TermhostError("AUTHORIZER_UNAVAILABLE", "the issuer host cannot end a session", {
+          hint: "the issuer host must offer DELETE /sessions/:id (docs/issuer-protocol.md)",
+          context: { sessionId: ref },
+          cause: e,
+        });
+      }
       throw e;
     }
   }

@@ -19,6 +19,7 @@ import {
 import { acquireLock } from "../journal/lock.js";
 import { RecordCodec } from "../journal/records.js";
 import { scanJournal } from "../journal/recovery.js";
+import { retentionOf } from "../postage/config.js";
 import { LedgerRecords } from "../postage/ledger/records.js";
 import {
   emptyLedger,
@@ -52,10 +53,7 @@ function postageOptions(config: Config) {
   return {
     types: LedgerRecords,
     initialState: emptyLedger,
-    reduce: ledgerReducer({
-      days: config.postage.retainFinishedDays,
-      max: config.postage.retainFinishedBatches,
-    }),
+    reduce: ledgerReducer(retentionOf(config.postage)),
     snapshot: ledgerSnapshotCodec,
   };
 }

@@ -5,6 +5,7 @@
 import type { z } from "zod";
 import { TermhostError } from "../errors/errors.js";
 import { writeCompactedFile } from "./compaction.js";
+import { MAX_BODY_BYTES } from "./frame.js";
 import { type JournalFs, O_CREAT_TRUNC_RDWR, O_DSYNC, writeFully } from "./fs.js";
 import type { JournalLock } from "./lock.js";
 import { type EncodedRecord, encodeWrite, type RecordCodec, type SequencedRecord } from "./records.js";
@@ -378,6 +379,13 @@ export class Journal<T extends RecordTypes, S, Snap = unknown> {
     } catch (e) {
       throw new TermhostError("JOURNAL_WRITE_FAILED", "compaction could not serialize the live state", {
         cause: e,
+      });
+    }
+    // A frame past the reader's bound would read back as damage: keep the uncompacted file instead.
+    if (snapshotBody.length > MAX_BODY_BYTES) {
+      throw new TermhostError("JOURNAL_WRITE_FAILED", "the live state is too large for one snapshot", {
+        hint: "lower the retention settings of this journal's state (docs/config.md)",
+        context: { bytes: snapshotBody.length, limit: MAX_BODY_BYTES },
       });
     }
     this.#compactionTail = [];

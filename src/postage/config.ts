@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { MeterName } from "./ledger/records.js";
+import type { LedgerRetention } from "./ledger/state.js";
 
 const Key = z.string().regex(/^[0-9a-f]{32}$/, "16-byte key as lowercase hex");
 
@@ -28,8 +29,18 @@ export const PostageConfig = z
     backoffMaxMs: z.number().int().min(10).max(60_000).optional(),
     /** Finished batches answer status and request-id replays this long after they closed… */
     retainFinishedDays: z.number().int().min(1).max(3650).default(30),
-    /** …and at most this many of them, the oldest forgotten first (bounds the ledger's memory). */
+    /** …the oldest forgotten first past this many of them, or past this many pieces in them (memory). */
     retainFinishedBatches: z.number().int().min(100).max(1_000_000).default(20_000),
+    retainFinishedPieces: z.number().int().min(1000).max(500_000).default(100_000),
   })
   .strict();
 export type PostageConfig = z.infer<typeof PostageConfig>;
+
+/** The ledger's retention of finished batches, as configured. */
+export function retentionOf(c: PostageConfig): LedgerRetention {
+  return {
+    days: c.retainFinishedDays,
+    maxBatches: c.retainFinishedBatches,
+    maxPieces: c.retainFinishedPieces,
+  };
+}

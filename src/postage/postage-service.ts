@@ -18,7 +18,7 @@ import type { MeterTransport } from "./transport/transport.js";
 
 const UNKNOWN_BATCH =
   "no such batch: never started here, or finished before the retention window " +
-  "(postage.retainFinishedDays, postage.retainFinishedBatches)";
+  "(postage.retainFinishedDays, postage.retainFinishedBatches, postage.retainFinishedPieces)";
 
 export interface PostageServiceOptions {
   journalPath: string;

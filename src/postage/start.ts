@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { TermhostError } from "../errors/errors.js";
-import type { PostageConfig } from "./config.js";
+import { type PostageConfig, retentionOf } from "./config.js";
 import { loadMeterProfiles } from "./meter/profile.js";
 import { PostageService } from "./postage-service.js";
 import { SerialPortTransport } from "./transport/serialport-transport.js";
@@ -45,7 +45,7 @@ export async function startPostage(
     meters,
     vendorKeys,
     publish,
-    retention: { days: config.retainFinishedDays, max: config.retainFinishedBatches },
+    retention: retentionOf(config),
     log: log.child({ part: "postage" }),
   });
   service.start();

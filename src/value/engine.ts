@@ -358,12 +358,16 @@ export class ValueEngine extends EventEmitter<Events> {
     }
   }
 
+  /**
+   * One open transaction per card past authentication. An earlier one still `authorizing` counts
+   * too: settling it looks the authorization up by card and counter, and must not find this one's.
+   */
   private refuseWhileRestoreOpen(cardId: string, txId: string): void {
     for (const other of this.state.txs.values()) {
       if (
         other.txId !== txId &&
         other.cardId === cardId &&
-        (other.phase === "authorized" || other.phase === "debiting")
+        (other.phase === "authorizing" || other.phase === "authorized" || other.phase === "debiting")
       ) {
         throw new TermhostError("BUSY", "this card has an interrupted transaction that is being restored", {
           hint: "keep the card in the reader until value.status shows the earlier transaction settled",

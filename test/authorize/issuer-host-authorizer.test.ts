@@ -1,3 +1,5 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { IssuerHost } from "../../simulators/issuer/issuer-host.js";
 import type { IssuerHostAuthorizer } from "../../src/authorize/issuer-host.js";
@@ -249,6 +251,24 @@ describe("issuer host authorizer: lost answers", () => {
     expect(host.entries().map((e) => [e.authorizationId, e.amount, e.status])).toEqual([
       [other.authorizationId, 400, "issued"],
     ]);
+  });
+
+  it("an issuer without the end of a session is unavailable for restore, saying what it lacks", async () => {
+    const bare = createServer((_req, res) => {
+      res.writeHead(404, { "content-type": "application/json" });
+      res.end(JSON.stringify({ code: "NOT_FOUND", message: "no route" }));
+    });
+    await new Promise<void>((r) => bare.listen(0, "127.0.0.1", r));
+    const { port } = bare.address() as AddressInfo;
+    try {
+      const old = authorizerFor(host, { url: `http://127.0.0.1:${port}/` });
+      await expect(old.abandon("s-1")).rejects.toMatchObject({
+        code: "AUTHORIZER_UNAVAILABLE",
+        hint: expect.stringContaining("DELETE /sessions/:id"),
+      });
+    } finally {
+      await new Promise((r) => bare.close(r));
+    }
   });
 
   it("an end that comes after the issuer committed leaves the authorization for find to report", async () => {

@@ -112,4 +112,48 @@ describe("value.increase authorized by the issuer host", () => {
     expect(next).toMatchObject({ state: "applied", balanceAfter: before.balance + 200 });
     expect(cardFile(dir, CARD).balance).toBe(before.balance + 200);
   });
+
+  it("while it cannot end an abandoned authorization the card takes no other load; once ended, the late one is reversed", async () => {
+    const before = cardFile(dir, CARD);
+    issuer.setBehaviour({ stall: true, on: ["authorize", "end"], when: "before-commit" });
+    const tx = await client.call("value.increase", {
+      reader,
+      amount: 300,
+      currency: "EUR",
+      requestId: "issuer-5",
+    });
+    expect(tx).toMatchObject({ state: "restoring", phase: "authorizing" });
+    // Settling it looks the authorization up by card and counter: no other load may add one meanwhile.
+    const other = await client.call("value.increase", {
+      reader,
+      amount: 200,
+      currency: "EUR",
+      requestId: "issuer-6",
+    });
+    expect(other).toMatchObject({ state: "failed", error: { code: "BUSY" } });
+    // Let go: the held authorize commits first, then the session ends, and restore reverses it.
+    issuer.setBehaviour({});
+    const settled = await waitUntil(
+      "the abandoned load settled",
+      async () => {
+        const s = await client.call("value.status", { requestId: "issuer-5" });
+        return s.state === "failed" ? s : undefined;
+      },
+      15_000,
+    );
+    expect(settled.reversal).toMatchObject({ reported: true });
+    expect(
+      issuer
+        .entries()
+        .filter((e) => e.amount === 300)
+        .map((e) => e.status),
+    ).toEqual(["reversed"]);
+    const next = await client.call("value.increase", {
+      reader,
+      amount: 200,
+      currency: "EUR",
+      requestId: "issuer-7",
+    });
+    expect(next).toMatchObject({ state: "applied", balanceAfter: before.balance + 200 });
+  });
 });

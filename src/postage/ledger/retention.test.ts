@@ -6,8 +6,10 @@ import type { Registers } from "../protocol/index.js";
 import { PostageLedger } from "./ledger.js";
 import type { PieceSpec } from "./records.js";
 import {
+  DEFAULT_RETENTION,
   emptyLedger,
   forgetFinished,
+  KEEP_NEWEST,
   type LedgerRetention,
   ledgerReducer,
   ledgerSnapshotCodec,
@@ -59,13 +61,48 @@ async function finish(ledger: PostageLedger, n: number, closedAt: Date): Promise
   ]);
 }
 
+/** A ledger state driven through the reducer alone: batch n opened and closed at `closedAt`. */
+function inMemory(retention: LedgerRetention) {
+  const reduce = ledgerReducer(retention);
+  const state = emptyLedger();
+  let seq = 0;
+  const finish = (n: number, closedAt: number, pieces = 1) => {
+    reduce(state, {
+      type: "reservation.opened",
+      seq: ++seq,
+      body: {
+        batchId: bid(n),
+        requestId: `r${n}`,
+        meter: "m",
+        currency: "EUR",
+        amount: 10 * pieces,
+        pieces: Array.from({ length: pieces }, () => piece),
+        requestedPieces: pieces,
+        onInsufficient: "reject",
+        openedAt: new Date(closedAt).toISOString(),
+      },
+    });
+    reduce(state, {
+      type: "reservation.closed",
+      seq: ++seq,
+      body: {
+        batchId: bid(n),
+        outcome: "cancelled",
+        released: 10 * pieces,
+        closedAt: new Date(closedAt).toISOString(),
+      },
+    });
+  };
+  return { state, finish };
+}
+
 describe("finished batch retention", () => {
   it("keeps every batch closed within the window, across compactions and a reopen", async () => {
     const path = tmp();
-    const ledger = await openWith(path, { days: 30, max: 5000 });
+    const ledger = await openWith(path, { days: 30, maxBatches: 5000, maxPieces: 100_000 });
     for (let n = 0; n < 3000; n++) await finish(ledger, n, new Date());
     await ledger.close();
-    const again = await openWith(path, { days: 30, max: 5000 });
+    const again = await openWith(path, { days: 30, maxBatches: 5000, maxPieces: 100_000 });
     for (const n of [0, 1, 1500, 2999]) {
       expect(again.batch(bid(n))?.outcome).toBe("cancelled");
       expect(again.batchByRequest(`r${n}`)?.batchId).toBe(bid(n));
@@ -74,54 +111,54 @@ describe("finished batch retention", () => {
     await again.close();
   });
 
-  it("forgets batches closed longer ago than the window, and the oldest past the count cap", async () => {
-    const path = tmp();
-    const ledger = await openWith(path, { days: 30, max: 100 });
+  it("forgets expired batches beyond the newest 2,048; a clock set wrong never empties the history", () => {
     const now = Date.now();
-    for (let n = 0; n < 10; n++) await finish(ledger, n, new Date(now - 40 * DAY));
-    for (let n = 10; n < 20; n++) await finish(ledger, n, new Date(now - 20 * DAY));
-    expect(ledger.batch(bid(9))).toBeUndefined();
-    expect(ledger.batchByRequest("r9")).toBeUndefined();
-    expect(ledger.batch(bid(10))?.outcome).toBe("cancelled");
-    for (let n = 20; n < 200; n++) await finish(ledger, n, new Date(now));
-    expect(ledger.state.finished).toHaveLength(100);
-    expect(ledger.batch(bid(99))).toBeUndefined();
-    expect(ledger.batch(bid(100))?.outcome).toBe("cancelled");
-    await ledger.close();
+    const r = inMemory({ days: 30, maxBatches: 100_000, maxPieces: 1_000_000 });
+    for (let n = 0; n < 100; n++) r.finish(n, now - 40 * DAY);
+    for (let n = 100; n < 100 + KEEP_NEWEST; n++) r.finish(n, now - 20 * DAY);
+    expect(r.state.batches.has(bid(99))).toBe(false);
+    expect(r.state.batchByRequest.has("r99")).toBe(false);
+    expect(r.state.batches.get(bid(100))?.outcome).toBe("cancelled");
+    expect(r.state.finished).toHaveLength(KEEP_NEWEST);
+    const wrongClock = inMemory({ days: 30, maxBatches: 100_000, maxPieces: 1_000_000 });
+    for (let n = 0; n < 3000; n++) wrongClock.finish(n, now - 400 * DAY);
+    expect(wrongClock.state.finished).toHaveLength(KEEP_NEWEST);
+    expect(wrongClock.state.batches.get(bid(2999))?.outcome).toBe("cancelled");
   });
 
-  it("an open batch is never forgotten, however old and however many close after it", () => {
-    const reduce = ledgerReducer({ days: 1, max: 1 });
-    const state = emptyLedger();
-    let seq = 0;
-    const open = (n: number) =>
-      reduce(state, {
-        type: "reservation.opened",
-        seq: ++seq,
-        body: {
-          batchId: bid(n),
-          requestId: `r${n}`,
-          meter: "m",
-          currency: "EUR",
-          amount: 10,
-          pieces: [piece],
-          requestedPieces: 1,
-          onInsufficient: "reject",
-          openedAt: new Date(0).toISOString(),
-        },
-      });
-    open(1);
-    for (let n = 2; n <= 5; n++) {
-      open(n);
-      reduce(state, {
-        type: "reservation.closed",
-        seq: ++seq,
-        body: { batchId: bid(n), outcome: "cancelled", released: 10, closedAt: new Date().toISOString() },
-      });
-    }
-    expect(state.batches.get(bid(1))?.outcome).toBeNull();
-    expect(state.finished).toEqual([bid(5)]);
-    expect([...state.batches.keys()]).toEqual([bid(1), bid(5)]);
+  it("forgets the oldest past the count cap, and past the pieces cap", () => {
+    const byCount = inMemory({ days: 30, maxBatches: 100, maxPieces: 1_000_000 });
+    for (let n = 0; n < 200; n++) byCount.finish(n, Date.now());
+    expect(byCount.state.finished).toEqual(Array.from({ length: 100 }, (_, i) => bid(100 + i)));
+    const byPieces = inMemory({ days: 30, maxBatches: 100_000, maxPieces: 1000 });
+    for (let n = 0; n < 200; n++) byPieces.finish(n, Date.now(), 30);
+    // 33 batches of 30 pieces fit in 1,000.
+    expect(byPieces.state.finished).toHaveLength(33);
+    expect(byPieces.state.finishedPieces).toBe(990);
+    expect(byPieces.state.batches.get(bid(167))?.outcome).toBe("cancelled");
+    expect(byPieces.state.batches.has(bid(166))).toBe(false);
+  });
+
+  it("keeps a batch whose close was journaled without closedAt, counting from its opening", async () => {
+    const path = tmp();
+    const ledger = await openWith(path, DEFAULT_RETENTION);
+    await ledger.reserve({
+      batchId: bid(1),
+      requestId: "r1",
+      meter: "m",
+      currency: "EUR",
+      pieces: [piece],
+      onInsufficient: "reject",
+    });
+    await ledger.write([
+      { type: "reservation.closed", body: { batchId: bid(1), outcome: "completed", released: 10 } },
+    ]);
+    await ledger.close();
+    const again = await openWith(path, DEFAULT_RETENTION);
+    const batch = again.batchByRequest("r1");
+    expect(batch?.outcome).toBe("completed");
+    expect(batch?.closedAt).toBe(batch?.openedAt);
+    await again.close();
   });
 
   it("loads a snapshot written before closedAt was kept, counting from the batch's opening", () => {
@@ -154,7 +191,7 @@ describe("finished batch retention", () => {
     );
     expect(state.finished).toEqual([bid(7)]);
     expect(state.batches.get(bid(7))?.closedAt).toBe(openedAt);
-    forgetFinished(state, { days: 30, max: 100 }, Date.now());
+    forgetFinished(state, DEFAULT_RETENTION, Date.now());
     expect(state.batchByRequest.get("r7")).toBe(bid(7));
   });
 });

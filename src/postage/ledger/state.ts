@@ -60,18 +60,24 @@ export interface LedgerState {
   batchByRequest: Map<string, string>;
   /** Ids of closed batches in closing order; the oldest are forgotten past the retention. */
   finished: string[];
+  /** The pieces of the batches in `finished`: what their memory and snapshot grow with. */
+  finishedPieces: number;
 }
 
 /**
  * How long finished batches stay answerable (status, request-id replays): for `days` after they
- * closed, and never more than `max` of them, the oldest forgotten first, which bounds the memory a
- * busy meter's history takes.
+ * closed, the oldest forgotten first once there are more than `maxBatches` of them or their pieces
+ * pass `maxPieces` (a batch holds up to 1,000 pieces and their indicia, so both bound the memory and
+ * the snapshot).
  */
 export interface LedgerRetention {
   days: number;
-  max: number;
+  maxBatches: number;
+  maxPieces: number;
 }
-export const DEFAULT_RETENTION: LedgerRetention = { days: 30, max: 20_000 };
+export const DEFAULT_RETENTION: LedgerRetention = { days: 30, maxBatches: 20_000, maxPieces: 100_000 };
+/** However old they look, the newest finished batches stay: a clock set wrong never empties the history. */
+export const KEEP_NEWEST = 2048;
 
 export function emptyLedger(): LedgerState {
   return {
@@ -79,6 +85,7 @@ export function emptyLedger(): LedgerState {
     batches: new Map(),
     batchByRequest: new Map(),
     finished: [],
+    finishedPieces: 0,
   };
 }
 
@@ -145,6 +152,7 @@ export function reduceLedger(state: LedgerState, record: LedgerRecord): LedgerSt
       // A close journaled before closedAt existed counts from the batch's opening.
       batch.closedAt = record.body.closedAt ?? batch.openedAt;
       state.finished.push(batch.batchId);
+      state.finishedPieces += batch.pieces.length;
       break;
     }
   }
@@ -190,14 +198,22 @@ function printed(state: LedgerState, p: LedgerBody<"indicium.printed">): void {
   }
 }
 
-/** Forgets the oldest finished batches while there are more than `max` or they closed too long ago. */
+/**
+ * Forgets the oldest finished batches while they are over a cap, or closed too long ago and not
+ * among the newest `KEEP_NEWEST`.
+ */
 export function forgetFinished(state: LedgerState, retention: LedgerRetention, now: number): void {
   const cutoff = now - retention.days * 86_400_000;
   let drop = 0;
+  let pieces = state.finishedPieces;
   for (const id of state.finished) {
-    const closedAt = state.batches.get(id)?.closedAt;
+    const batch = state.batches.get(id);
+    const left = state.finished.length - drop;
+    const overCap = left > retention.maxBatches || pieces > retention.maxPieces;
+    const closedAt = batch?.closedAt;
     const expired = closedAt == null || Date.parse(closedAt) < cutoff;
-    if (state.finished.length - drop <= retention.max && !expired) break;
+    if (!overCap && !(expired && left > KEEP_NEWEST)) break;
+    pieces -= batch?.pieces.length ?? 0;
     drop++;
   }
   for (const id of state.finished.splice(0, drop)) {
@@ -205,6 +221,7 @@ export function forgetFinished(state: LedgerState, retention: LedgerRetention, n
     state.batches.delete(id);
     if (batch !== undefined) state.batchByRequest.delete(batch.requestId);
   }
+  state.finishedPieces = pieces;
 }
 
 export const LedgerSnapshot = z.object({
@@ -233,5 +250,6 @@ export const ledgerSnapshotCodec = {
     ),
     batchByRequest: new Map(snap.batches.map((b) => [b.requestId, b.batchId])),
     finished: snap.finished.map((k) => (k.startsWith("b:") ? k.slice(2) : k)),
+    finishedPieces: snap.batches.reduce((n, b) => n + (b.outcome === null ? 0 : b.pieces.length), 0),
   }),
 };

@@ -137,7 +137,7 @@ export class MeterLink extends EventEmitter<{ up: []; down: [TermhostError] }> {
 
   /**
    * Runs one command. Rejects with the meter's refusal (METER_LOCKED, METER_INSUFFICIENT_FUNDS,
-   * METER_REFUSED), METER_PAYLOAD_INVALID for an unreadable response, or a link failure
+   * METER_REFUSED, METER_REFILL_PENDING), METER_PAYLOAD_INVALID for an unreadable response, or a link failure
    * (METER_TIMEOUT, METER_NAK, METER_DISCONNECTED) whose context says whether the meter ACKed it.
    */
   request<Req, Res>(spec: CommandSpec<Req, Res>, req: Req, probe = false): Promise<Res> {
