@@ -22,6 +22,13 @@ describe("value.increase authorized by the issuer host", () => {
   let client: TermhostClient;
   let dir: string;
   let reader: string;
+  const daemonConfig = () => ({
+    value: {
+      retryMs: 300,
+      terminalId: TERMINAL,
+      authorizer: { kind: "issuer", url: issuer.url, terminalToken: TOKEN, timeoutMs: 1500, retries: 0 },
+    },
+  });
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "termhost-issuer-"));
@@ -35,13 +42,7 @@ describe("value.increase authorized by the issuer host", () => {
       slots: [{ card: purseSpec(dir, CARD), inserted: true }, { card: null }],
     });
     reader = rig.readerNames[0] as string;
-    daemon = await startDaemon(rig, {
-      value: {
-        retryMs: 300,
-        terminalId: TERMINAL,
-        authorizer: { kind: "issuer", url: issuer.url, terminalToken: TOKEN, timeoutMs: 1500, retries: 0 },
-      },
-    });
+    daemon = await startDaemon(rig, daemonConfig());
     client = await daemon.client();
     await waitUntil(
       "the card",
@@ -155,5 +156,32 @@ describe("value.increase authorized by the issuer host", () => {
       requestId: "issuer-7",
     });
     expect(next).toMatchObject({ state: "applied", balanceAfter: before.balance + 200 });
+  });
+
+  it("killed while the issuer holds its authorize: the restart ends the journaled session, the held request issues nothing", async () => {
+    issuer.setBehaviour({ stall: true, on: ["authorize"], when: "before-commit" });
+    const stalled = once(issuer.events, "stalled", { signal: AbortSignal.timeout(10_000) });
+    const answer = client
+      .call("value.increase", { reader, amount: 410, currency: "EUR", requestId: "issuer-8" })
+      .catch((e: unknown) => e);
+    await stalled;
+    await rig.kill(daemon.process);
+    expect(await answer).toMatchObject({ code: "DAEMON_UNREACHABLE" });
+    client.close();
+    daemon = await startDaemon(rig, daemonConfig());
+    client = await daemon.client();
+    const settled = await waitUntil(
+      "the interrupted load settled by the restart",
+      async () => {
+        const s = await client.call("value.status", { requestId: "issuer-8" });
+        return s.state === "failed" ? s : undefined;
+      },
+      15_000,
+    );
+    expect(settled).toMatchObject({ phase: "failed", error: { code: "INTERRUPTED" }, reversal: null });
+    const decided = once(issuer.events, "decided", { signal: AbortSignal.timeout(10_000) });
+    issuer.setBehaviour({});
+    expect(await decided).toEqual(["authorize", 404]);
+    expect(issuer.entries().filter((e) => e.status === "issued")).toEqual([]);
   });
 });
