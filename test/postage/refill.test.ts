@@ -3,6 +3,8 @@ import { TEST_VENDOR_KEY } from "../../simulators/meter/state-file.js";
 import { vendorAuthorize } from "../../simulators/meter/vendor.js";
 import { refillTxnId } from "../../src/postage/batch/ids.js";
 import type { PostageService } from "../../src/postage/postage-service.js";
+import { ResultCode } from "../../src/postage/protocol/constants.js";
+import { refusalPayload } from "../../src/postage/protocol/messages/result.js";
 import { waitForEvent } from "../../src/util/wait.js";
 import type { ValueTx } from "../../src/value/records.js";
 import { METER, type MeterBench, openService, SERIAL, startMeterBench } from "./support/meter-bench.js";
@@ -213,5 +215,19 @@ describe("meter refills through the value engine, interrupted at every step", ()
     const ids = applied.map((t) => (t.kind === "refill" ? t.txnId : ""));
     expect(new Set(ids).size).toBe(ids.length);
     expect(ids).toHaveLength(6);
+  });
+
+  it("the meter is still finishing a refill of its own: the refill waits, is sent again and credited once", async () => {
+    let pendingAnswers = 0;
+    bench.sim.behaviours.unshift((req) => {
+      if (req.command !== 0x05) return undefined;
+      if (++pendingAnswers === 2) bench.sim.behaviours.shift();
+      return refusalPayload(ResultCode.REFILL_PENDING);
+    });
+    const tx = await refill(8);
+    expect(pendingAnswers).toBe(2);
+    expect(tx).toMatchObject({ phase: "applied", restored: "resent", reversal: null });
+    expected += amount(8);
+    expect(bench.sim.registers().controlTotal).toBe(expected);
   });
 });
