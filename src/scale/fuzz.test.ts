@@ -1,20 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { isTermhostError } from "../errors/errors.js";
+import { prng } from "../util/prng.js";
 import { ReportLayoutSchema } from "./profiles/schema.js";
 import { DEFAULT_LAYOUT, parseScaleReport, type ReportLayout, serializeScaleReport } from "./report.js";
 import { compareWeights, formatWeight } from "./weight.js";
-
-/** mulberry32: a seeded generator, so a failure reproduces from the seed printed with it. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEED = 0x5ca1e;
 const VALID = ["030b0bff6f04", "03040cfe1103", "030202000000", "030302007b00", "03060200ffff"];

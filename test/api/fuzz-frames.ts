@@ -1,17 +1,5 @@
 import { AdminMethods } from "../../src/api/schemas/index.js";
 
-/** mulberry32: a small seeded PRNG, so a failing run can be replayed from its seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * One line (or fragment) to send. `id` is set for a well-formed request that must be answered with
  * that id and one of `codes` ("RESULT" for a success); garbage has no id and may only be answered

@@ -3,8 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Rig } from "../../simulators/rig/rig.js";
 import { TermhostClient } from "../../src/client/client.js";
 import { ErrorCode } from "../../src/errors/errors.js";
+import { prng } from "../../src/util/prng.js";
 import { startDaemon, type TestDaemon } from "../support/daemon.js";
-import { type Frame, FrameMaker, prng } from "./fuzz-frames.js";
+import { type Frame, FrameMaker } from "./fuzz-frames.js";
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x7e57_0001);
 const TOTAL_FRAMES = 100_000;

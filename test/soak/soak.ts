@@ -13,10 +13,10 @@ import { TermhostClient } from "../../src/client/client.js";
 import { isTermhostError, TermhostError } from "../../src/errors/errors.js";
 import { RpcClient } from "../../src/jsonrpc/client.js";
 import { builtEntry, projectRoot } from "../../src/util/paths.js";
+import { prng } from "../../src/util/prng.js";
 import { waitUntil } from "../../src/util/wait.js";
 import { FrameMaker } from "../api/fuzz-frames.js";
 import { SmallFs } from "../support/small-fs.js";
-import { prng } from "../value/campaign.js";
 import { cardFile, type LedgerEntryFile, samLedger, threeCardsAndSam } from "../value/support.js";
 
 type Batch = ReturnType<typeof BatchResult.parse>;

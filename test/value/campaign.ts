@@ -4,21 +4,10 @@ import { join } from "node:path";
 import type { ValueTransaction } from "../../src/api/schemas/value.js";
 import { TermhostClient } from "../../src/client/client.js";
 import { isTermhostError } from "../../src/errors/errors.js";
+import { prng } from "../../src/util/prng.js";
 import { waitUntil } from "../../src/util/wait.js";
 import { startDaemon, type TestDaemon } from "../support/daemon.js";
 import { cardFile, samLedger, threeCardsAndSam } from "./support.js";
-
-/** A small seeded PRNG (mulberry32): a campaign is replayed exactly from its seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export const FAULTS = [
   "none",

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { prng } from "../../util/prng.js";
 import { Commands } from "./commands.js";
 import { encodeFrame } from "./frame.js";
 import { okBody } from "./messages/result.js";
 import { FrameReceiver } from "./receiver.js";
-import { prng } from "./test-support.js";
 
 const REASONS = new Set(["noise", "length", "escape", "crc", "type", "interrupted", "timeout"]);
 

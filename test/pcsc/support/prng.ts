@@ -1,17 +1,11 @@
-/** Small seeded PRNG (mulberry32): fuzz runs are reproducible from their seed. */
+import { prng } from "../../../src/util/prng.js";
+
+/** The seeded generator with the draws fuzzers need: runs are reproducible from their seed. */
 export class Prng {
-  private state: number;
+  readonly next: () => number;
 
   constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    this.next = prng(seed);
   }
 
   int(maxExclusive: number): number {
