@@ -39,7 +39,7 @@ test: build lint
 	bash scripts/run-tests.sh
 
 soak: build
-	TERMHOST_SOAK=long bash scripts/run-tests.sh test/soak
+	TERMHOST_SOAK=long TERMHOST_SOAK_STRICT=1 bash scripts/run-tests.sh test/soak
 
 bench: build
 	bash scripts/run-bench.sh $(B)

@@ -910,8 +910,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     });
     for (const e of ledger.filter((x) => x.status === "issued")) {
       const what = `authorization ${e.authorizationId} (${e.cardId} counter ${e.counter}, ${e.amount}) left issued`;
-      // Finding 5 (docs/soak.md): the issuer committed a held authorization after the daemon had given
-      // up, looked for it, found none and failed the load without a reversal.
+      // Finding 5 (docs/soak.md, fixed): the issuer committed a held authorization after the daemon had
+      // given up, looked for it, found none and failed the load without a reversal. Named apart so a
+      // regression reads as what it is; a discrepancy in every run.
       const gaveUp = values.find(
         (v) =>
           v.kind === "load" &&
@@ -924,7 +925,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       else {
         const line = `${gaveUp.requestId}: told failed ${gaveUp.final?.error?.code} without a reversal; ${what}`;
         lateCommits.push(line);
-        if (o.strict === true) discrepancies.push(`late commit: ${line}`);
+        discrepancies.push(`late commit: ${line}`);
       }
     }
     const ledgerCount: Record<string, number> = {};
