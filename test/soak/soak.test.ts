@@ -37,7 +37,7 @@ describe("soak: a simulated kiosk under load, faults and hostile input", () => {
       if (result.discrepancies.length > 0) {
         console.log(`discrepancies:\n  ${result.discrepancies.slice(0, 50).join("\n  ")}`);
         console.log(
-          `replay with ${LONG ? "TERMHOST_SOAK=long " : ""}${AUTHORIZER === "sam" ? "TERMHOST_SOAK_AUTHORIZER=sam " : ""}${process.env.TERMHOST_SOAK_ISSUER_RETRIES === undefined ? "" : `TERMHOST_SOAK_ISSUER_RETRIES=${process.env.TERMHOST_SOAK_ISSUER_RETRIES} `}TERMHOST_SEED=${result.seed} TERMHOST_SOAK_ROUNDS=${result.rounds} TERMHOST_SOAK_FAULTS_PER_ROUND=${PER_ROUND}`,
+          `replay with ${LONG ? "TERMHOST_SOAK=long " : ""}${process.env.TERMHOST_SOAK_STRICT === "1" ? "TERMHOST_SOAK_STRICT=1 " : ""}${AUTHORIZER === "sam" ? "TERMHOST_SOAK_AUTHORIZER=sam " : ""}${process.env.TERMHOST_SOAK_ISSUER_RETRIES === undefined ? "" : `TERMHOST_SOAK_ISSUER_RETRIES=${process.env.TERMHOST_SOAK_ISSUER_RETRIES} `}TERMHOST_SEED=${result.seed} TERMHOST_SOAK_ROUNDS=${result.rounds} TERMHOST_SOAK_FAULTS_PER_ROUND=${PER_ROUND}`,
         );
       }
       expect(result.discrepancies).toEqual([]);
