@@ -19,6 +19,10 @@ import type { MeterTransport } from "./transport/transport.js";
 const UNKNOWN_BATCH =
   "no such batch: never started here, or finished before the retention window " +
   "(postage.retainFinishedDays, postage.retainFinishedBatches, postage.retainFinishedPieces)";
+/** A batch is journaled from its reservation on: before that (waiting for funds, say) nothing moved. */
+const UNKNOWN_BATCH_HINT =
+  "nothing was reserved or printed under a request id the daemon does not know, unless it finished " +
+  "before the retention window: a batch interrupted before its reservation is started again with the same requestId";
 
 export interface PostageServiceOptions {
   journalPath: string;
@@ -185,7 +189,10 @@ export class PostageService {
         : (this.ledger.batchByRequest(q.requestId)?.batchId ??
           [...this.waiting.values()].find((w) => w.requestId === q.requestId)?.batchId));
     if (batchId === undefined || (this.ledger.batch(batchId) === undefined && !this.waiting.has(batchId)))
-      throw new TermhostError("POSTAGE_BATCH_UNKNOWN", UNKNOWN_BATCH, { context: { ...q } });
+      throw new TermhostError("POSTAGE_BATCH_UNKNOWN", UNKNOWN_BATCH, {
+        hint: UNKNOWN_BATCH_HINT,
+        context: { ...q },
+      });
     return this.view(batchId);
   }
 
@@ -325,7 +332,10 @@ export class PostageService {
         indicia: [],
       };
     if (batch === undefined)
-      throw new TermhostError("POSTAGE_BATCH_UNKNOWN", UNKNOWN_BATCH, { context: { batchId } });
+      throw new TermhostError("POSTAGE_BATCH_UNKNOWN", UNKNOWN_BATCH, {
+        hint: UNKNOWN_BATCH_HINT,
+        context: { batchId },
+      });
     const runner = this.runners.get(batchId);
     return batchView(batch, runner?.phase, runner?.waitingForJournal ?? null);
   }
