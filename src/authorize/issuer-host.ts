@@ -124,7 +124,8 @@ export class IssuerHostAuthorizer implements Authorizer {
       if (e instanceof TermhostError && e.context?.issuerCode === "SESSION_NOT_FOUND") return;
       // Without the end, a request the issuer still holds could commit after restore decided: the
       // transaction waits (and says why) rather than settle on a lookup that may be overtaken.
-      if (e instanceof TermhostError && e.context?.issuerCode === "NOT_FOUND") {
+      const status = e instanceof TermhostError ? e.context?.status : undefined;
+      if (e instanceof TermhostError && (status === 404 || status === 405 || status === 501)) {
         throw new TermhostError("AUTHORIZER_UNAVAILABLE", "the issuer host cannot end a session", {
           hint: "the issuer host must offer DELETE /sessions/:id (docs/issuer-protocol.md)",
           context: { sessionId: ref },

@@ -69,6 +69,11 @@ export async function startValueService(
       snapshot: valueSnapshot(config.retainClosedDays * 86_400_000),
       onEvent: (event) => {
         if (event.kind === "failed") void reopenAfterFailure(event.error.message);
+        if (event.kind === "compaction-failed")
+          log.warn(
+            { path, err: event.error.message, hint: event.error.hint },
+            "value journal not compacted; it grows until a compaction succeeds",
+          );
       },
     }) as unknown as Promise<Journal<ValueRecords, ValueState, unknown>>;
   let journal = await open();

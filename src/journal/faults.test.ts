@@ -155,4 +155,34 @@ describe("journal write faults", () => {
     expect(again.recovery.removedLeftovers).toEqual([]);
     await again.close();
   });
+
+  it("after a compaction it could not make, waits for the file to double before trying again", async () => {
+    const base = ledgerOptions(path, { compactAtBytes: 2048 });
+    let saves = 0;
+    const failures: string[] = [];
+    const j = await openJournal({
+      ...base,
+      snapshot: {
+        ...base.snapshot,
+        save: () => {
+          saves++;
+          throw new Error("state cannot be serialized");
+        },
+      },
+      onEvent: (e) => {
+        if (e.kind === "compaction-failed") failures.push(e.error.code);
+      },
+    });
+    const size = () => statSync(path).size;
+    while (size() < 2048) await j.append("txn.open", { id: `t${size()}`, amount: 1 });
+    // Appends past the threshold: one attempt, not one per commit.
+    for (let i = 0; i < 20; i++) await j.append("txn.open", { id: `a${i}`, amount: 1 });
+    await expect.poll(() => failures.length).toBe(1);
+    expect(saves).toBe(1);
+    expect(failures).toEqual(["JOURNAL_WRITE_FAILED"]);
+    while (size() < 2 * 2048 + 512) await j.append("txn.open", { id: `b${size()}`, amount: 1 });
+    await expect.poll(() => failures.length).toBe(2);
+    expect(saves).toBe(2);
+    await j.close();
+  });
 });

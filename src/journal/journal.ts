@@ -348,6 +348,9 @@ export class Journal<T extends RecordTypes, S, Snap = unknown> {
       return;
     }
     this.compact().catch((e: unknown) => {
+      // Tried again once the file has doubled, as after a success: a state that cannot be
+      // compacted now (too large, a full disk) is not serialized again at every commit.
+      this.#nextCompactAt = Math.max(this.#compactAtBytes, this.#size * 2);
       this.#onEvent({ kind: "compaction-failed", error: e as TermhostError });
     });
   }

@@ -30,8 +30,8 @@ export const PostageConfig = z
     /** Finished batches answer status and request-id replays this long after they closed… */
     retainFinishedDays: z.number().int().min(1).max(3650).default(30),
     /** …the oldest forgotten first past this many of them, or past this many pieces in them (memory). */
-    retainFinishedBatches: z.number().int().min(100).max(1_000_000).default(20_000),
-    retainFinishedPieces: z.number().int().min(1000).max(500_000).default(100_000),
+    retainFinishedBatches: z.number().int().min(100).max(200_000).default(20_000),
+    retainFinishedPieces: z.number().int().min(1000).max(200_000).default(100_000),
   })
   .strict();
 export type PostageConfig = z.infer<typeof PostageConfig>;

@@ -333,7 +333,7 @@ export class PostageService {
       };
     if (batch === undefined)
       throw new TermhostError("POSTAGE_BATCH_UNKNOWN", UNKNOWN_BATCH, {
-        hint: UNKNOWN_BATCH_HINT,
+        hint: "batch ids are issued at the reservation: this one is another daemon's, or was forgotten",
         context: { batchId },
       });
     const runner = this.runners.get(batchId);

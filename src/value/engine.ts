@@ -311,7 +311,7 @@ export class ValueEngine extends EventEmitter<Events> {
       await this.family(tx.kind).withTarget(tx.reader, async (target) => {
         await target.authorize(tx, this.terms.get(txId) ?? {}, {
           authorizing: async (facts) => {
-            this.refuseWhileRestoreOpen(facts.targetId, txId);
+            this.refuseWhileRestoreOpen(facts.targetId, txId, true);
             await this.append({
               type: "value.authorizing",
               body: {
@@ -344,7 +344,7 @@ export class ValueEngine extends EventEmitter<Events> {
       await this.family(tx.kind).withTarget(tx.reader, async (target) => {
         await target.prepareDebit(tx, {
           debiting: async (facts, message) => {
-            this.refuseWhileRestoreOpen(facts.targetId, txId);
+            this.refuseWhileRestoreOpen(facts.targetId, txId, false);
             await this.append({
               type: "value.debiting",
               body: { txId, cardId: facts.targetId, balanceBefore: facts.balanceBefore, message, at: now() },
@@ -359,21 +359,23 @@ export class ValueEngine extends EventEmitter<Events> {
   }
 
   /**
-   * One open transaction per card past authentication. An earlier one still `authorizing` counts
-   * too: settling it looks the authorization up by card and counter, and must not find this one's.
+   * One open transaction per card past authentication. For an increase, an earlier one still
+   * `authorizing` counts too: settling it looks the authorization up by card and counter, and must
+   * not find this one's. A debit issues no authorization and moves the counter, so it may go on.
    */
-  private refuseWhileRestoreOpen(cardId: string, txId: string): void {
+  private refuseWhileRestoreOpen(cardId: string, txId: string, increase: boolean): void {
     for (const other of this.state.txs.values()) {
-      if (
-        other.txId !== txId &&
-        other.cardId === cardId &&
-        (other.phase === "authorizing" || other.phase === "authorized" || other.phase === "debiting")
-      ) {
+      if (other.txId === txId || other.cardId !== cardId) continue;
+      if (other.phase === "authorized" || other.phase === "debiting")
         throw new TermhostError("BUSY", "this card has an interrupted transaction that is being restored", {
           hint: "keep the card in the reader until value.status shows the earlier transaction settled",
           context: { restoring: other.txId },
         });
-      }
+      if (increase && other.phase === "authorizing")
+        throw new TermhostError("BUSY", "an earlier increase on this card waits for its authorizer", {
+          hint: "the earlier authorization is settled once the authorizer answers; value.status shows it",
+          context: { restoring: other.txId },
+        });
     }
   }
 

@@ -114,7 +114,7 @@ describe("value.increase authorized by the issuer host", () => {
     expect(cardFile(dir, CARD).balance).toBe(before.balance + 200);
   });
 
-  it("while it cannot end an abandoned authorization the card takes no other load; once ended, the late one is reversed", async () => {
+  it("while it cannot end an abandoned authorization the card takes no other load (a purchase goes on); once ended, the late one is reversed", async () => {
     const before = cardFile(dir, CARD);
     issuer.setBehaviour({ stall: true, on: ["authorize", "end"], when: "before-commit" });
     const tx = await client.call("value.increase", {
@@ -132,6 +132,14 @@ describe("value.increase authorized by the issuer host", () => {
       requestId: "issuer-6",
     });
     expect(other).toMatchObject({ state: "failed", error: { code: "BUSY" } });
+    // A purchase issues no authorization and moves the counter: it goes on.
+    const purchase = await client.call("value.debit", {
+      reader,
+      amount: 50,
+      currency: "EUR",
+      requestId: "issuer-6b",
+    });
+    expect(purchase).toMatchObject({ state: "applied", balanceAfter: before.balance - 50 });
     // Let go: the held authorize commits first, then the session ends, and restore reverses it.
     issuer.setBehaviour({});
     const settled = await waitUntil(
@@ -155,7 +163,7 @@ describe("value.increase authorized by the issuer host", () => {
       currency: "EUR",
       requestId: "issuer-7",
     });
-    expect(next).toMatchObject({ state: "applied", balanceAfter: before.balance + 200 });
+    expect(next).toMatchObject({ state: "applied", balanceAfter: before.balance - 50 + 200 });
   });
 
   it("killed while the issuer holds its authorize: the restart ends the journaled session, the held request issues nothing", async () => {

@@ -83,6 +83,11 @@ export class PostageLedger {
       ...ledgerJournalOptions(this.o),
       onEvent: (event) => {
         if (event.kind === "failed") this.reopenAfterFailure(event.error.message);
+        if (event.kind === "compaction-failed")
+          this.o.log?.warn(
+            { path: this.o.path, err: event.error.message, hint: event.error.hint },
+            "postage journal not compacted; it grows until a compaction succeeds",
+          );
       },
     });
   }

@@ -66,7 +66,7 @@ function inMemory(retention: LedgerRetention) {
   const reduce = ledgerReducer(retention);
   const state = emptyLedger();
   let seq = 0;
-  const finish = (n: number, closedAt: number, pieces = 1) => {
+  const open = (n: number, at: number, pieces = 1) =>
     reduce(state, {
       type: "reservation.opened",
       seq: ++seq,
@@ -79,9 +79,11 @@ function inMemory(retention: LedgerRetention) {
         pieces: Array.from({ length: pieces }, () => piece),
         requestedPieces: pieces,
         onInsufficient: "reject",
-        openedAt: new Date(closedAt).toISOString(),
+        openedAt: new Date(at).toISOString(),
       },
     });
+  const finish = (n: number, closedAt: number, pieces = 1) => {
+    open(n, closedAt, pieces);
     reduce(state, {
       type: "reservation.closed",
       seq: ++seq,
@@ -93,7 +95,7 @@ function inMemory(retention: LedgerRetention) {
       },
     });
   };
-  return { state, finish };
+  return { state, open, finish };
 }
 
 describe("finished batch retention", () => {
@@ -108,6 +110,7 @@ describe("finished batch retention", () => {
       expect(again.batchByRequest(`r${n}`)?.batchId).toBe(bid(n));
     }
     expect(again.state.finished).toHaveLength(3000);
+    expect(again.state.finishedPieces).toBe(3000);
     await again.close();
   });
 
@@ -137,6 +140,16 @@ describe("finished batch retention", () => {
     expect(byPieces.state.finishedPieces).toBe(990);
     expect(byPieces.state.batches.get(bid(167))?.outcome).toBe("cancelled");
     expect(byPieces.state.batches.has(bid(166))).toBe(false);
+  });
+
+  it("an open batch is never forgotten, however old and however many close after it", () => {
+    const r = inMemory({ days: 1, maxBatches: 100, maxPieces: 1000 });
+    const old = Date.now() - 400 * DAY;
+    r.open(0, old);
+    for (let n = 1; n <= 150; n++) r.finish(n, old);
+    expect(r.state.batches.get(bid(0))?.outcome).toBeNull();
+    expect(r.state.finished).toHaveLength(100);
+    expect(r.state.finished[0]).toBe(bid(51));
   });
 
   it("keeps a batch whose close was journaled without closedAt, counting from its opening", async () => {
