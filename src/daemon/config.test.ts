@@ -40,6 +40,25 @@ describe("config", () => {
     );
   });
 
+  it("bounds the postage retention settings, naming each field", () => {
+    expect(defaultConfig().postage).toMatchObject({
+      retainFinishedDays: 30,
+      retainFinishedBatches: 20_000,
+      retainFinishedPieces: 100_000,
+    });
+    const problems = problemsOf({
+      postage: { retainFinishedDays: 0, retainFinishedBatches: 1.5, retainFinishedPieces: 500_000 },
+    });
+    expect(problems).toHaveLength(3);
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^postage\.retainFinishedDays: /),
+        expect.stringMatching(/^postage\.retainFinishedBatches: /),
+        expect.stringMatching(/^postage\.retainFinishedPieces: .*200000/),
+      ]),
+    );
+  });
+
   it("refuses a top-level unknown key and a non-object", () => {
     expect(problemsOf({ readers: [] })).toEqual(["readers: unknown key"]);
     expect(problemsOf("hello")).toEqual(["(top level): expected object, received string"]);

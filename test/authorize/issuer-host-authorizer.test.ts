@@ -254,8 +254,15 @@ describe("issuer host authorizer: lost answers", () => {
   });
 
   it("an issuer without the end of a session is unavailable for restore, saying what it lacks", async () => {
-    // One host answers the protocol's 404 NOT_FOUND, another a bare 405 as web servers do.
+    // One host answers the protocol's 404 NOT_FOUND, another a bare 405 as web servers do; a third
+    // path gets an answer that ends another session, and one not of the schema.
     const bare = createServer((req, res) => {
+      if (req.url?.includes("s-other") === true || req.url?.includes("s-junk") === true) {
+        res.writeHead(200, { "content-type": "application/json" });
+        const other = { sessionId: "someone-else", ended: true };
+        res.end(JSON.stringify(req.url.includes("s-other") ? other : { ended: "yes" }));
+        return;
+      }
       if (req.url?.includes("s-405") === true) {
         res.writeHead(405);
         res.end();
@@ -272,6 +279,11 @@ describe("issuer host authorizer: lost answers", () => {
         await expect(old.abandon(ref)).rejects.toMatchObject({
           code: "AUTHORIZER_UNAVAILABLE",
           hint: expect.stringContaining("DELETE /sessions/:id"),
+        });
+      for (const ref of ["s-other", "s-junk"])
+        await expect(old.abandon(ref)).rejects.toMatchObject({
+          code: "AUTHORIZER_UNAVAILABLE",
+          context: { reason: "invalid answer" },
         });
     } finally {
       await new Promise((r) => bare.close(r));
