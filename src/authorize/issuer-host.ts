@@ -80,8 +80,20 @@ export class IssuerHostAuthorizer implements Authorizer {
     this.ca = c.caFile === undefined ? undefined : readFileSync(c.caFile);
   }
 
+  /**
+   * The issuer session opened by the challenge is ended once `fn` is done with it, whatever the
+   * outcome: an identification or a purchase leaves none open behind it, and a load's authorization
+   * is already issued or not by then. Not awaited: a failing end must not turn a finished load
+   * into an error, and a session the issuer never hears the end of expires there.
+   */
   async session<T>(fn: (session: AuthorizerSession) => Promise<T>): Promise<T> {
-    return fn(new IssuerHostSession(this));
+    const session = new IssuerHostSession(this);
+    try {
+      return await fn(session);
+    } finally {
+      const ref = session.ref();
+      if (ref !== null) this.abandon(ref).catch(() => undefined);
+    }
   }
 
   async verifyCompletion(authorizationId: number, balanceAfter: number, s3: Buffer): Promise<void> {

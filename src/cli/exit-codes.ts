@@ -28,6 +28,8 @@ export const Exit = {
   PENDING: 13,
   /** A check of `selftest` failed. */
   CHECK_FAILED: 14,
+  /** A value transaction closed unresolved: neither applied nor reversed; reconcile it with the issuer. */
+  UNRESOLVED: 15,
 } as const;
 export type ExitCode = (typeof Exit)[keyof typeof Exit];
 

@@ -41,8 +41,10 @@ export const ValueConfig = z
       .prefault({}),
     /** How often open transactions and unreported reversals are retried without a card event. */
     retryMs: z.number().int().min(100).max(600_000).default(2000),
-    /** Closed transactions stay answerable by requestId this long. */
+    /** Closed transactions stay answerable by requestId this long (the newest 2,048 whatever the clock says). */
     retainClosedDays: z.number().int().min(1).max(3650).default(30),
+    /** At most this many closed transactions are kept, oldest dropped first: bounds memory and snapshots. */
+    retainClosedTransactions: z.number().int().min(2_048).max(200_000).default(100_000),
   })
   .strict();
 export type ValueConfig = z.infer<typeof ValueConfig>;

@@ -2,7 +2,7 @@ import { isAbsolute, join } from "node:path";
 import type { Logger } from "pino";
 import { IssuerHostAuthorizer } from "../authorize/issuer-host.js";
 import { SamAuthorizer } from "../authorize/sam.js";
-import { type Journal, openJournal } from "../journal/index.js";
+import { type Journal, JournalSupervisor, openJournal } from "../journal/index.js";
 import { identifyCard } from "../pcsc/profiles/identify.js";
 import type { DeviceProfiles } from "../pcsc/profiles/load.js";
 import type { ReaderManager } from "../pcsc/reader-manager.js";
@@ -11,9 +11,11 @@ import { PurseDevices } from "../purse/engine/purse-devices.js";
 import { SAM_AID } from "../purse/messages/index.js";
 import { ValueEngine } from "../value/engine.js";
 import {
+  DEFAULT_RETENTION,
   emptyValueState,
   reduceValue,
   type ValueRecords,
+  type ValueRetention,
   type ValueState,
   ValueRecords as valueRecordTypes,
   valueSnapshot,
@@ -58,52 +60,37 @@ export async function startValueService(
   log: Logger,
 ): Promise<ValueService> {
   const path = isAbsolute(config.journal) ? config.journal : join(stateDir, config.journal);
-  let reopening = false;
-  let closed = false;
-  const open = (): Promise<Journal<ValueRecords, ValueState, unknown>> =>
-    openJournal({
-      path,
-      types: valueRecordTypes,
-      initialState: emptyValueState,
-      reduce: reduceValue,
-      snapshot: valueSnapshot(config.retainClosedDays * 86_400_000),
-      onEvent: (event) => {
-        if (event.kind === "failed") void reopenAfterFailure(event.error.message);
-        if (event.kind === "compaction-failed")
-          log.warn(
-            { path, err: event.error.message, hint: event.error.hint },
-            "value journal not compacted; it grows until a compaction succeeds",
-          );
-      },
-    }) as unknown as Promise<Journal<ValueRecords, ValueState, unknown>>;
-  let journal = await open();
-  /**
-   * A journal that failed a write (disk full, I/O error) refuses appends until reopened: value
-   * requests get JOURNAL_WRITE_FAILED, reads go on, and it is reopened — recovering from the file,
-   * so nothing committed is lost — as soon as the disk takes writes again.
-   */
-  const reopenAfterFailure = async (reason: string): Promise<void> => {
-    if (reopening || closed) return;
-    reopening = true;
-    log.error({ path, reason }, "value journal failed; reopening it once the disk takes writes");
-    await journal.close().catch(() => undefined);
-    while (!closed) {
-      await new Promise((r) => setTimeout(r, config.retryMs));
-      try {
-        journal = await open();
-        engine.replaceJournal(journal);
-        log.info({ path, recovery: journal.recovery }, "value journal reopened");
-        break;
-      } catch (e) {
-        log.warn({ path, err: (e as Error).message }, "value journal still cannot be opened");
-      }
-    }
-    reopening = false;
+  const retention: ValueRetention = {
+    ...DEFAULT_RETENTION,
+    closedMs: config.retainClosedDays * 86_400_000,
+    maxClosed: config.retainClosedTransactions,
   };
-  log.info({ path, recovery: journal.recovery }, "value journal open");
+  let engine: ValueEngine | undefined;
+  /**
+   * A journal that failed a write refuses appends until reopened: value requests get
+   * JOURNAL_WRITE_FAILED, reads go on, and the engine decides nothing until it has re-read the
+   * reopened file (the failed write may or may not be in it).
+   */
+  const supervisor = await JournalSupervisor.open<Journal<ValueRecords, ValueState, unknown>>({
+    name: "value journal",
+    path,
+    retryMs: config.retryMs,
+    log,
+    open: (onEvent) =>
+      openJournal({
+        path,
+        types: valueRecordTypes,
+        initialState: () => emptyValueState(retention),
+        reduce: reduceValue,
+        snapshot: valueSnapshot(retention),
+        onEvent,
+      }) as unknown as Promise<Journal<ValueRecords, ValueState, unknown>>,
+    onReopened: (journal) => engine?.replaceJournal(journal),
+  });
+  log.info({ path, recovery: supervisor.journal.recovery }, "value journal open");
   const samReader = samLocator(config, readers, profiles);
-  const engine = new ValueEngine({
-    journal,
+  engine = new ValueEngine({
+    journal: supervisor.journal,
     currencies: config.currencies.map((c) => currencyNumeric(c) ?? 0),
     limits: config.limits,
     retryMs: config.retryMs,
@@ -124,16 +111,16 @@ export async function startValueService(
       maxBalance: config.limits.maxBalance,
     }),
   );
+  const running = engine;
   return {
-    engine,
+    engine: running,
     get journal() {
-      return journal;
+      return supervisor.journal;
     },
     close: async () => {
-      closed = true;
-      engine.stop();
-      await engine.idle();
-      await journal.close();
+      running.stop();
+      await running.idle();
+      await supervisor.close();
     },
   };
 }

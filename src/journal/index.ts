@@ -7,4 +7,5 @@ export { MAX_RECORD_BODY_BYTES } from "./records.js";
 export type { DamageReason } from "./recovery.js";
 export type { SalvageReport } from "./salvage.js";
 export { salvageJournal } from "./salvage.js";
+export { JournalSupervisor, type SupervisedJournal, type SupervisorOptions } from "./supervisor.js";
 export type * from "./types.js";

@@ -47,6 +47,11 @@ export type RestoreDecision =
   | { kind: "resend" }
   /** The target moved on without our message: it can never land. */
   | { kind: "stale"; reason: string }
+  /**
+   * The target moved on past our message and its record no longer shows whether ours landed
+   * first (a card keeps one last transaction): neither applied nor reversed, for reconciliation.
+   */
+  | { kind: "ambiguous"; reason: string }
   /** Not this transaction's target. */
   | { kind: "other-card" };
 
@@ -96,6 +101,12 @@ export interface ValueDevices {
   mayHold(where: string): boolean;
   /** Calls `listener` when a target may have appeared at `where` (or anywhere, for `null`). */
   onAppear(listener: (where: string | null) => void): void;
+  /**
+   * A token that changes whenever the target at `where` may have changed (a card inserted anew);
+   * undefined where asking is cheap and harmless (a meter). Restore does not re-authenticate a
+   * target it already identified under the same token.
+   */
+  presence?(where: string): string | undefined;
 }
 
 export function isCardMessage(m: StoredMessage | null): m is ValueMessage {

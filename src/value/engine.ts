@@ -1,19 +1,16 @@
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
-import { isTermhostError, TermhostError } from "../errors/errors.js";
+import { TermhostError } from "../errors/errors.js";
 import type { Journal, RecordInput } from "../journal/index.js";
+import { Backoff } from "./backoff.js";
+import { checkCardRequest, type ValueLimits } from "./checks.js";
 import type { ValueDevices, ValueTarget } from "./devices.js";
+import { loadTotalKey } from "./ledger-index.js";
+import { type ReversalOutcome, type ValueEffect, type ValueEvent, valueStep } from "./machine.js";
 import { isOpen, type ValueKind, type ValueRecords, type ValueState, type ValueTx } from "./records.js";
 
-export interface ValueLimits {
-  /** A load may not take a card's balance above this (minor units). */
-  maxBalance: number;
-  maxSingleLoad: number;
-  maxSingleDebit: number;
-  /** Loads this terminal may authorize per UTC day, in total. */
-  dailyLoadTotal: number;
-}
+export type { ValueLimits } from "./checks.js";
 
 export interface ValueEngineOptions {
   journal: Journal<ValueRecords, ValueState, unknown>;
@@ -23,6 +20,8 @@ export interface ValueEngineOptions {
   /** While transactions wait for restore, how often to try again without a device event. */
   retryMs: number;
   log: Logger;
+  /** The longest pause between tries on one device or at one reversal (default 60 s). */
+  maxRetryMs?: number;
 }
 
 export interface ValueRequest {
@@ -51,24 +50,42 @@ function errorOf(e: unknown): TermhostError {
     : new TermhostError("INTERNAL", e instanceof Error ? e.message : String(e), { cause: e });
 }
 
+/** Answers after which the authorizer may take the reversal later. */
+const TRANSIENT = new Set([
+  "AUTHORIZER_UNAVAILABLE",
+  "TIMEOUT",
+  "BUSY",
+  "READER_UNAVAILABLE",
+  "PCSC_UNAVAILABLE",
+  "CARD_ABSENT",
+  "CARD_REMOVED",
+]);
+
 const now = (): string => new Date().toISOString();
 
 /**
  * The value engine (claim 002 D–F): card loads, purchases and meter refills. Each step of a
  * transaction is journaled before it is acted on; an interrupted transaction is restored from its
  * journaled message when its target comes back (card re-insertion, reader or pcscd return, meter
- * reconnection), at daemon start, or on a timer — exactly once, or ended `failed` with its
- * authorization reported for reversal. What differs between a card and a meter lives behind
- * `ValueDevices`; the order of journal writes and sends lives here, once.
+ * reconnection), at daemon start, or on a timer — exactly once, ended `failed` with its
+ * authorization reported for reversal, or closed `unresolved` for reconciliation when the target's
+ * record cannot tell. What to do after each event is decided by `valueStep` (machine.ts); what
+ * differs between a card and a meter lives behind `ValueDevices`; this class runs the steps.
  */
 export class ValueEngine extends EventEmitter<Events> {
   private readonly running = new Map<string, Promise<void>>();
+  /** Requests between their first check and their `value.requested` record, by requestId. */
+  private readonly starting = new Map<string, { promise: Promise<ValueTx>; load: number; key: string }>();
   /** Devices in use, as `family/where`. */
   private readonly busyDevices = new Set<string>();
   private readonly families = new Map<ValueKind, ValueDevices>();
   private readonly terms = new Map<string, Readonly<Record<string, string>>>();
   /** Why an open transaction is waiting; live only, since the journal records what was decided. */
   private readonly waitingBecause = new Map<string, { code: string; message: string }>();
+  /** The target last identified on each device, under the presence token it had then. */
+  private readonly identified = new Map<string, { token: string; targetId: string }>();
+  private readonly deviceRetry: Backoff<string>;
+  private readonly reversalRetry: Backoff<string>;
   private retryTimer: NodeJS.Timeout | undefined;
   private started = false;
   private stopped = false;
@@ -79,24 +96,32 @@ export class ValueEngine extends EventEmitter<Events> {
   constructor(private readonly o: ValueEngineOptions) {
     super();
     this.journal = o.journal;
+    const max = o.maxRetryMs ?? Math.min(60_000, 4 * o.retryMs);
+    this.deviceRetry = new Backoff(o.retryMs, max);
+    this.reversalRetry = new Backoff(o.retryMs, max);
   }
 
   /** Adds a family of devices; each kind of transaction belongs to one family. */
   addDevices(devices: ValueDevices): void {
     for (const kind of devices.kinds) this.families.set(kind, devices);
     devices.onAppear((where) => {
-      if (where === null) this.restoreEverywhere();
-      else this.restoreOn(where, devices);
+      // The authorizer's own device (the SAM) coming back may unblock every waiting restore.
+      if (where === null || !devices.mayHold(where)) {
+        this.deviceRetry.clear();
+        this.restoreEverywhere();
+      } else this.restoreOn(where, devices);
     });
     if (this.started) this.restoreEverywhere();
   }
 
   /**
-   * A journal reopened after a write failure (a full disk): it holds every committed record, so the
-   * engine carries on from it; open transactions are retried against it at once.
+   * A journal reopened after a write failure: it holds every committed record, and only it can say
+   * whether the write that failed reached the disk. The engine carries on from what it re-read.
    */
   replaceJournal(journal: ValueEngineOptions["journal"]): void {
     this.journal = journal;
+    this.identified.clear();
+    this.deviceRetry.clear();
     this.restoreEverywhere();
   }
 
@@ -165,98 +190,164 @@ export class ValueEngine extends EventEmitter<Events> {
     });
   }
 
-  private async submit(kind: ValueKind, req: ValueRequest): Promise<ValueTx> {
-    const existing = this.find({ requestId: req.requestId });
-    if (existing !== undefined) {
-      const same =
-        existing.kind === kind &&
-        existing.reader === req.reader &&
-        existing.amount === req.amount &&
-        existing.currency === req.currency;
-      if (!same) {
-        throw new TermhostError(
-          "REQUEST_CONFLICT",
-          `request ${req.requestId} was already used for another transaction`,
-          {
-            hint: "use a new requestId for a new transaction; resend the same parameters to get the first one back",
-            context: { txId: existing.txId },
-          },
-        );
-      }
-      await this.running.get(existing.txId);
-      return this.view(existing.txId);
-    }
-    if (this.refusing) {
-      throw new TermhostError("BUSY", "the daemon is shutting down", {
-        hint: "retry when it is back; transactions already accepted are kept",
+  /**
+   * A technician closes an open transaction whose target will not come back: `unresolved`, nothing
+   * reported for reversal, left to the issuer's reconciliation (a transaction not yet past
+   * `requested` simply fails). Refused while the transaction is being worked on.
+   */
+  async writeOff(txId: string, note: string): Promise<ValueTx> {
+    const tx = this.find({ txId });
+    if (tx === undefined)
+      throw new TermhostError("TRANSACTION_NOT_FOUND", `no transaction ${txId}`, {
+        hint: "list open transactions with admin.restore.list",
       });
-    }
-    const family = this.family(kind);
-    if (kind !== "refill") this.checkRequest(kind, req);
-    const device = `${family.name}/${req.reader}`;
-    if (this.busyDevices.has(device)) {
-      throw new TermhostError("BUSY", `a transaction is in progress on '${req.reader}'`, {
-        hint: "wait for it to finish (value.status) and try again",
+    if (!isOpen(tx))
+      throw new TermhostError("VALUE_REFUSED", `transaction ${txId} is already ${tx.phase}`, {
+        hint: "only an open transaction can be written off",
       });
-    }
-    const txId = `vtx-${Date.now().toString(36)}-${randomBytes(5).toString("hex")}`;
-    // Claimed before the first await, so two requests for one device cannot both start.
-    this.busyDevices.add(device);
-    let run: Promise<void> | undefined;
-    const { terms, ...journaled } = req;
+    if (this.running.has(txId))
+      throw new TermhostError("BUSY", `transaction ${txId} is being worked on`, {
+        hint: "try again in a moment; value.status shows it",
+      });
+    this.refuseWhileJournalFailed();
+    const run = this.drive(txId, { type: "write-off", note }, true);
+    this.running.set(
+      txId,
+      run.catch(() => undefined),
+    );
     try {
-      await this.append({ type: "value.requested", body: { txId, kind, ...journaled, at: now() } });
-      if (terms !== undefined) this.terms.set(txId, terms);
-      run = kind === "debit" ? this.runDebit(txId) : this.runIncrease(txId);
-      this.running.set(txId, run);
       await run;
-    } catch (e) {
-      // The run threw: the journal refused the record that would have settled it (a full disk).
-      // The transaction stays open and says why until the retry below settles it.
-      if (run !== undefined && isOpen(this.tx(txId)))
-        this.waitingBecause.set(txId, { code: errorOf(e).code, message: errorOf(e).message });
-      throw e;
     } finally {
-      if (run !== undefined) this.running.delete(txId);
-      this.terms.delete(txId);
-      this.busyDevices.delete(device);
-      // Also when the run threw: an open transaction always has the retry timer behind it.
-      this.scheduleRetry();
+      this.running.delete(txId);
     }
-    // A target that is still there (a bad proof, a glitch) is asked at once what happened.
-    if (isOpen(this.tx(txId))) this.restoreOn(req.reader, family);
+    this.o.log.warn({ txId, note }, "transaction written off by a technician; reconcile it with the issuer");
     return this.view(txId);
   }
 
-  private checkRequest(kind: "load" | "debit", req: ValueRequest): void {
-    const { limits } = this.o;
-    if (!this.o.currencies.includes(req.currency)) {
-      throw new TermhostError("VALUE_REFUSED", `currency ${req.currency} is not accepted by this terminal`, {
-        hint: "see value.currencies in the configuration",
-      });
+  private submit(kind: ValueKind, req: ValueRequest): Promise<ValueTx> {
+    // Claimed before the first await: a requestId sent twice at once makes one transaction.
+    const first = this.starting.get(req.requestId);
+    if (first !== undefined) {
+      const again = (): Promise<ValueTx> => this.submit(kind, req);
+      return first.promise.then(again, again);
     }
-    const max = kind === "load" ? limits.maxSingleLoad : limits.maxSingleDebit;
-    if (req.amount > max) {
-      throw new TermhostError("LIMIT_EXCEEDED", `${req.amount} is above the single ${kind} limit of ${max}`, {
-        context: { limit: max },
-      });
+    const existing = this.find({ requestId: req.requestId });
+    if (existing !== undefined) return this.replay(kind, req, existing);
+    const day = new Date().toISOString().slice(0, 10);
+    const entry = {
+      promise: undefined as unknown as Promise<ValueTx>,
+      load: kind === "load" ? req.amount : 0,
+      key: loadTotalKey(day, req.currency),
+    };
+    // Set before `begin` runs: a refusal before its first await removes it again at once.
+    this.starting.set(req.requestId, entry);
+    entry.promise = this.begin(kind, req, day);
+    return entry.promise;
+  }
+
+  private async replay(kind: ValueKind, req: ValueRequest, existing: ValueTx): Promise<ValueTx> {
+    const same =
+      existing.kind === kind &&
+      existing.reader === req.reader &&
+      existing.amount === req.amount &&
+      existing.currency === req.currency;
+    if (!same) {
+      throw new TermhostError(
+        "REQUEST_CONFLICT",
+        `request ${req.requestId} was already used for another transaction`,
+        {
+          hint: "use a new requestId for a new transaction; resend the same parameters to get the first one back",
+          context: { txId: existing.txId },
+        },
+      );
     }
-    if (kind === "load") {
-      const day = new Date().toISOString().slice(0, 10);
-      let total = 0;
-      for (const tx of this.state.txs.values()) {
-        if (tx.kind === "load" && tx.phase !== "failed" && tx.createdAt.startsWith(day)) total += tx.amount;
+    await this.running.get(existing.txId);
+    return this.view(existing.txId);
+  }
+
+  private inFlightLoads(key: string, self: string): number {
+    let sum = 0;
+    for (const [id, e] of this.starting) if (id !== self && e.key === key) sum += e.load;
+    return sum;
+  }
+
+  private async begin(kind: ValueKind, req: ValueRequest, day: string): Promise<ValueTx> {
+    let journaled = false;
+    const release = (): void => {
+      this.starting.delete(req.requestId);
+    };
+    try {
+      if (this.refusing) {
+        throw new TermhostError("BUSY", "the daemon is shutting down", {
+          hint: "retry when it is back; transactions already accepted are kept",
+        });
       }
-      if (total + req.amount > limits.dailyLoadTotal) {
-        throw new TermhostError(
-          "LIMIT_EXCEEDED",
-          `this load would take today's loads to ${total + req.amount}`,
-          {
-            hint: `the terminal's daily load total is ${limits.dailyLoadTotal}`,
-            context: { limit: limits.dailyLoadTotal, today: total },
-          },
-        );
+      this.refuseWhileJournalFailed();
+      const family = this.family(kind);
+      if (kind !== "refill") {
+        checkCardRequest(kind, req, {
+          currencies: this.o.currencies,
+          limits: this.o.limits,
+          state: this.state,
+          inFlight: this.inFlightLoads(loadTotalKey(day, req.currency), req.requestId),
+          day,
+        });
       }
+      const device = `${family.name}/${req.reader}`;
+      if (this.busyDevices.has(device)) {
+        throw new TermhostError("BUSY", `a transaction is in progress on '${req.reader}'`, {
+          hint: "wait for it to finish (value.status) and try again",
+        });
+      }
+      const txId = `vtx-${Date.now().toString(36)}-${randomBytes(5).toString("hex")}`;
+      this.busyDevices.add(device);
+      let run: Promise<void> | undefined;
+      const { terms, ...fields } = req;
+      try {
+        await this.append({ type: "value.requested", body: { txId, kind, ...fields, at: now() } });
+        journaled = true;
+        // From here the ledger answers for the requestId; a duplicate waits on `running` instead.
+        release();
+        if (terms !== undefined) this.terms.set(txId, terms);
+        run = kind === "debit" ? this.runDebit(txId) : this.runIncrease(txId);
+        this.running.set(txId, run);
+        await run;
+      } catch (e) {
+        // The run threw: the journal refused the record that would have settled it.
+        // The transaction stays open and says why until the retry below settles it.
+        if (run !== undefined && isOpen(this.tx(txId))) this.waitingBecause.set(txId, this.reason(e));
+        throw e;
+      } finally {
+        if (run !== undefined) this.running.delete(txId);
+        this.terms.delete(txId);
+        this.busyDevices.delete(device);
+        // Also when the run threw: an open transaction always has the retry timer behind it.
+        this.scheduleRetry();
+      }
+      // A target that is still there (a bad proof, a glitch) is asked at once what happened.
+      if (isOpen(this.tx(txId))) this.restoreOn(req.reader, family, true);
+      return this.view(txId);
+    } finally {
+      if (!journaled) release();
+    }
+  }
+
+  private reason(e: unknown): { code: string; message: string } {
+    const err = errorOf(e);
+    return { code: err.code, message: err.message };
+  }
+
+  private refuseWhileJournalFailed(): void {
+    const failure = this.journal.failure;
+    if (failure !== null) {
+      throw new TermhostError(
+        "JOURNAL_WRITE_FAILED",
+        "the value journal is being reopened after a write failure",
+        {
+          hint: "retry in a moment; nothing is decided until the journal has been re-read",
+          cause: failure,
+        },
+      );
     }
   }
 
@@ -278,19 +369,6 @@ export class ValueEngine extends EventEmitter<Events> {
     this.emit("transaction", this.view(txId), record.type);
   }
 
-  private async fail(txId: string, e: TermhostError, reversal: ValueTx["reversal"]): Promise<void> {
-    if (e.code === "CARD_NOT_AUTHENTIC" || e.code === "APDU_MALFORMED") {
-      this.o.log.error(
-        { txId, cardId: this.tx(txId).cardId, code: e.code, err: e.message },
-        "card answer refused: it does not verify; possible counterfeit card",
-      );
-    }
-    await this.append({
-      type: "value.failed",
-      body: { txId, code: e.code, message: e.message, reversal, at: now() },
-    });
-  }
-
   private family(kind: ValueKind): ValueDevices {
     const f = this.families.get(kind);
     if (f === undefined)
@@ -300,16 +378,25 @@ export class ValueEngine extends EventEmitter<Events> {
     return f;
   }
 
-  private familyOf(txId: string): ValueDevices {
-    return this.family(this.tx(txId).kind);
+  /** What went wrong, and whether the journal can still vouch for what it holds. */
+  private interrupted(e: unknown, restoring: boolean): ValueEvent {
+    return {
+      type: "interrupted",
+      error: errorOf(e),
+      journalFailed: this.journal.failure !== null,
+      restoring,
+    };
   }
 
   /** Authenticate → authorize → journal the restore record → send → verify the completion → close. */
   private async runIncrease(txId: string): Promise<void> {
     const tx = this.tx(txId);
+    let event: ValueEvent;
+    let target: ValueTarget | undefined;
     try {
-      await this.family(tx.kind).withTarget(tx.reader, async (target) => {
-        await target.authorize(tx, this.terms.get(txId) ?? {}, {
+      event = await this.family(tx.kind).withTarget(tx.reader, async (t) => {
+        target = t;
+        await t.authorize(tx, this.terms.get(txId) ?? {}, {
           authorizing: async (facts) => {
             this.refuseWhileRestoreOpen(facts.targetId, txId, true);
             await this.append({
@@ -330,19 +417,22 @@ export class ValueEngine extends EventEmitter<Events> {
               body: { txId, authorizationId: grant.authorizationId, message: grant.message, at: now() },
             }),
         });
-        await this.sendAndClose(txId, target, null);
+        return { type: "sent", completion: await t.send(this.tx(txId)), restored: null };
       });
     } catch (e) {
-      await this.afterError(txId, errorOf(e));
+      event = this.interrupted(e, false);
     }
+    this.logInterruption(txId, event);
+    await this.drive(txId, event, false, target);
   }
 
   /** Authenticate → journal the debit message → DEBIT → close. */
   private async runDebit(txId: string): Promise<void> {
     const tx = this.tx(txId);
+    let event: ValueEvent;
     try {
-      await this.family(tx.kind).withTarget(tx.reader, async (target) => {
-        await target.prepareDebit(tx, {
+      event = await this.family(tx.kind).withTarget(tx.reader, async (t) => {
+        await t.prepareDebit(tx, {
           debiting: async (facts, message) => {
             this.refuseWhileRestoreOpen(facts.targetId, txId, false);
             await this.append({
@@ -351,11 +441,22 @@ export class ValueEngine extends EventEmitter<Events> {
             });
           },
         });
-        await this.sendAndClose(txId, target, null);
+        return { type: "sent", completion: await t.send(this.tx(txId)), restored: null };
       });
     } catch (e) {
-      await this.afterError(txId, errorOf(e));
+      event = this.interrupted(e, false);
     }
+    this.logInterruption(txId, event);
+    await this.drive(txId, event, false);
+  }
+
+  private logInterruption(txId: string, event: ValueEvent): void {
+    if (event.type !== "interrupted") return;
+    const tx = this.tx(txId);
+    this.o.log.warn(
+      { txId, kind: tx.kind, phase: tx.phase, code: event.error.code, err: event.error.message },
+      "value transaction interrupted",
+    );
   }
 
   /**
@@ -364,8 +465,9 @@ export class ValueEngine extends EventEmitter<Events> {
    * not find this one's. A debit issues no authorization and moves the counter, so it may go on.
    */
   private refuseWhileRestoreOpen(cardId: string, txId: string, increase: boolean): void {
-    for (const other of this.state.txs.values()) {
-      if (other.txId === txId || other.cardId !== cardId) continue;
+    for (const id of this.state.openByCard.get(cardId) ?? []) {
+      const other = this.state.txs.get(id);
+      if (other === undefined || other.txId === txId) continue;
       if (other.phase === "authorized" || other.phase === "debiting")
         throw new TermhostError("BUSY", "this card has an interrupted transaction that is being restored", {
           hint: "keep the card in the reader until value.status shows the earlier transaction settled",
@@ -379,105 +481,133 @@ export class ValueEngine extends EventEmitter<Events> {
     }
   }
 
-  private async sendAndClose(txId: string, target: ValueTarget, restored: "resent" | null): Promise<void> {
-    const done = await target.send(this.tx(txId));
-    await this.append({
-      type: "value.applied",
-      body: { txId, balanceAfter: done.balanceAfter, proof: done.proof, restored, at: now() },
-    });
-  }
-
-  /**
-   * Before the restore record exists nothing can land: the transaction fails. After it, only the
-   * card can tell: the transaction waits for restore. In between (authorizing) the authorizer may
-   * have issued an authorization whose answer was lost; restore finds it and reports it.
-   */
-  private async afterError(txId: string, e: TermhostError): Promise<void> {
-    const tx = this.tx(txId);
-    this.o.log.warn(
-      { txId, kind: tx.kind, phase: tx.phase, code: e.code, err: e.message },
-      "value transaction interrupted",
-    );
-    switch (tx.phase) {
-      case "requested":
-        await this.fail(txId, e, null);
-        return;
-      case "authorizing":
-        if (e.code === "AUTHORIZATION_DECLINED" || e.code === "CARD_NOT_AUTHENTIC")
-          await this.fail(txId, e, null);
-        else await this.settleAuthorizing(txId, e);
-        return;
-      case "authorized":
-        // A meter that refuses the refill outright (a bad authorization) never takes it later.
-        if (e.code === "METER_REFUSED") {
-          await this.endWithReversal(txId, e);
-          return;
-        }
-        this.waitingBecause.set(txId, { code: e.code, message: e.message });
-        this.emit("restore.pending", this.view(txId));
-        return;
-      case "debiting":
-        this.waitingBecause.set(txId, { code: e.code, message: e.message });
-        this.emit("restore.pending", this.view(txId));
-        return;
-      default:
-        return;
+  /** Performs what `valueStep` decides for `event`, feeding each effect's result back in. */
+  /** `restoring`: settling an interrupted transaction, whose end is announced as `restore.completed`. */
+  private async drive(
+    txId: string,
+    event: ValueEvent,
+    restoring: boolean,
+    target?: ValueTarget,
+  ): Promise<void> {
+    const effects = valueStep(this.tx(txId), event, now());
+    for (const effect of effects) {
+      const next = await this.perform(txId, effect, restoring, target);
+      if (next !== null) await this.drive(txId, next, restoring, target);
     }
   }
 
-  /** An authorization may exist without its id in the journal: find it and report it for reversal. */
-  private async settleAuthorizing(txId: string, cause: TermhostError): Promise<void> {
+  private async perform(
+    txId: string,
+    effect: ValueEffect,
+    restoring: boolean,
+    target: ValueTarget | undefined,
+  ): Promise<ValueEvent | null> {
+    switch (effect.kind) {
+      case "journal": {
+        const wasOpen = isOpen(this.tx(txId));
+        await this.append(effect.record);
+        if (restoring && wasOpen && !isOpen(this.tx(txId))) this.emit("restore.completed", this.view(txId));
+        return null;
+      }
+      case "wait":
+        this.waitingBecause.set(txId, { code: effect.code, message: effect.message });
+        this.emit("restore.pending", this.view(txId));
+        return null;
+      case "await-journal":
+        this.waitingBecause.set(txId, { code: effect.code, message: effect.message });
+        this.o.log.error(
+          { txId, code: effect.code },
+          "journal write failed; nothing is decided for this transaction until the journal is re-read",
+        );
+        return null;
+      case "alarm": {
+        const tx = this.tx(txId);
+        this.o.log.error({ txId, cardId: tx.cardId, authorizationId: tx.authorizationId }, effect.message);
+        return null;
+      }
+      case "send":
+        if (target === undefined) throw new TermhostError("INTERNAL", "a resend needs its target");
+        try {
+          return { type: "sent", completion: await target.send(this.tx(txId)), restored: effect.restored };
+        } catch (e) {
+          return this.interrupted(e, restoring);
+        }
+      case "settle-authorizing":
+        return this.lookUpAuthorization(txId, effect.cause);
+      case "report-reversal":
+        return {
+          type: "reversal",
+          authorizationId: effect.authorizationId,
+          outcome: await this.reportReversal(txId, effect.authorizationId),
+          cause: effect.cause,
+        };
+    }
+  }
+
+  /** An authorization may exist without its id in the journal: the authorizer is asked. */
+  private async lookUpAuthorization(txId: string, cause: TermhostError): Promise<ValueEvent | null> {
     const tx = this.tx(txId);
-    if (tx.cardId === null || tx.counter === null) return;
-    const { authority } = this.familyOf(txId);
+    if (tx.cardId === null || tx.counter === null) return null;
+    const { authority } = this.family(tx.kind);
     try {
       // A request still held at the authorizer could commit after the lookup; ended first, it cannot.
       if (tx.authorizerRef !== null) await authority.abandon(tx.authorizerRef);
-      const found = await authority.find(tx.cardId, tx.counter);
-      if (found === undefined) {
-        await this.fail(txId, cause, null);
-        return;
-      }
-      if (found.status === "applied") {
-        this.o.log.error(
-          { txId, authorizationId: found.authorizationId },
-          "authorization applied without a message from this terminal",
-        );
-      }
-      if (found.status === "issued") await authority.reportReversal(found.authorizationId);
-      await this.fail(txId, cause, {
-        authorizationId: found.authorizationId,
-        reported: found.status !== "applied",
-      });
+      return { type: "found", found: await authority.find(tx.cardId, tx.counter), cause };
     } catch (e) {
-      this.waitingBecause.set(txId, { code: errorOf(e).code, message: errorOf(e).message });
+      this.waitingBecause.set(txId, this.reason(e));
       this.emit("restore.pending", this.view(txId));
+      return null;
+    }
+  }
+
+  private async reportReversal(txId: string, authorizationId: number): Promise<ReversalOutcome> {
+    try {
+      await this.family(this.tx(txId).kind).authority.reportReversal(authorizationId);
+      this.reversalRetry.reset(txId);
+      return { kind: "reported" };
+    } catch (e) {
+      const error = errorOf(e);
+      this.reversalRetry.failed(txId);
+      if (TRANSIENT.has(error.code)) {
+        this.o.log.warn(
+          { txId, authorizationId, err: error.message },
+          "reversal not reported yet; will retry",
+        );
+        return { kind: "unavailable", error };
+      }
+      this.o.log.error(
+        { txId, authorizationId, code: error.code, err: error.message },
+        "the authorizer refused a reversal; not asked again: reconcile it with the issuer",
+      );
+      return { kind: "refused", error };
     }
   }
 
   private openTxs(): ValueTx[] {
-    return [...this.state.txs.values()].filter((tx) => isOpen(tx) && !this.running.has(tx.txId));
+    const out: ValueTx[] = [];
+    for (const id of this.state.open) {
+      const tx = this.state.txs.get(id);
+      if (tx !== undefined && !this.running.has(id)) out.push(tx);
+    }
+    return out;
   }
 
   private restoreEverywhere(): void {
-    if (this.stopped) return;
+    // A failed journal may or may not hold the record whose write failed: decide nothing on it.
+    if (this.stopped || this.journal.failure !== null) return;
     for (const tx of this.openTxs()) {
       if (!this.families.has(tx.kind)) continue;
       if (tx.phase === "requested") {
+        const error = new TermhostError("INTERRUPTED", "interrupted before the target was authenticated");
         void this.guard(tx.txId, () =>
-          this.fail(
-            tx.txId,
-            new TermhostError("INTERRUPTED", "interrupted before the target was authenticated"),
-            null,
-          ),
+          this.drive(tx.txId, { type: "interrupted", error, journalFailed: false, restoring: true }, true),
         );
       } else if (tx.phase === "authorizing") {
-        void this.guard(tx.txId, () =>
-          this.settleAuthorizing(
-            tx.txId,
-            new TermhostError("INTERRUPTED", "interrupted while asking for an authorization"),
-          ),
-        );
+        const cause = new TermhostError("INTERRUPTED", "interrupted while asking for an authorization");
+        void this.guard(tx.txId, async () => {
+          const next = await this.lookUpAuthorization(tx.txId, cause);
+          if (next !== null) await this.drive(tx.txId, next, true);
+        });
       }
     }
     for (const family of new Set(this.families.values()))
@@ -499,23 +629,27 @@ export class ValueEngine extends EventEmitter<Events> {
 
   /**
    * A technician's "try now": every device of the transaction's family where a target may be
-   * present is asked (a card may have moved to another reader; restore identifies it by its id).
+   * present is asked, re-authenticating what is there (a card may have moved to another reader;
+   * restore identifies it by its id).
    */
   retryNow(txId: string): string[] {
     const tx = this.find({ txId });
     const family = tx === undefined ? undefined : this.families.get(tx.kind);
     if (tx === undefined || family === undefined || !isOpen(tx)) return [];
     const places = family.present();
-    for (const where of places) this.restoreOn(where, family);
+    for (const where of places) this.restoreOn(where, family, true);
     return places;
   }
 
   /**
    * A target appeared (or may be there) at `where`: if it is the target of an open transaction of
-   * that family, settle it. Cards are identified by their id, not their slot.
+   * that family, settle it. Cards are identified by their id, not their slot. A card already
+   * identified under the same presence token as none we wait for is not authenticated again (that
+   * holds the SAM or opens an issuer session), and failed attempts back off, unless `now`.
    */
-  restoreOn(where: string, family: ValueDevices | undefined = this.families.get("load")): void {
-    if (this.stopped || family === undefined || !family.mayHold(where)) return;
+  restoreOn(where: string, family: ValueDevices | undefined = this.families.get("load"), now = false): void {
+    if (this.stopped || this.journal.failure !== null || family === undefined || !family.mayHold(where))
+      return;
     const waiting = this.openTxs().filter(
       (tx) => (tx.phase === "authorized" || tx.phase === "debiting") && this.families.get(tx.kind) === family,
     );
@@ -525,11 +659,24 @@ export class ValueEngine extends EventEmitter<Events> {
       this.o.log.debug({ where }, "restore waits: the device is busy");
       return;
     }
+    const token = family.presence?.(where);
+    const known = this.identified.get(device);
+    if (token === undefined || known?.token !== token) {
+      this.identified.delete(device);
+      this.deviceRetry.reset(device);
+    } else if (!now && !waiting.some((tx) => tx.cardId === known.targetId)) {
+      return;
+    }
+    if (!now && !this.deviceRetry.due(device)) return;
     this.o.log.debug({ where, waiting: waiting.map((tx) => tx.txId) }, "restore attempt");
     this.busyDevices.add(device);
-    const run = this.restoreTarget(family, where, waiting)
-      .catch((e: unknown) =>
-        this.o.log.warn({ where, err: errorOf(e).message }, "restore attempt failed; will retry"),
+    const run = this.restoreTarget(family, where, device, token, waiting)
+      .then(
+        () => this.deviceRetry.reset(device),
+        (e: unknown) => {
+          this.deviceRetry.failed(device);
+          this.o.log.warn({ where, err: errorOf(e).message }, "restore attempt failed; will retry");
+        },
       )
       .finally(() => {
         this.busyDevices.delete(device);
@@ -538,10 +685,18 @@ export class ValueEngine extends EventEmitter<Events> {
     void run;
   }
 
-  private async restoreTarget(family: ValueDevices, where: string, waiting: ValueTx[]): Promise<void> {
+  private async restoreTarget(
+    family: ValueDevices,
+    where: string,
+    device: string,
+    token: string | undefined,
+    waiting: ValueTx[],
+  ): Promise<void> {
     await family.withTarget(where, async (target) => {
       const targetId = await target.identify();
+      if (token !== undefined) this.identified.set(device, { token, targetId });
       const mine = waiting.filter((tx) => tx.cardId === targetId && !this.running.has(tx.txId));
+      let stillOpen = 0;
       for (const tx of mine) {
         let settle: (() => void) | undefined;
         const marker = new Promise<void>((resolve) => {
@@ -554,86 +709,32 @@ export class ValueEngine extends EventEmitter<Events> {
           this.running.delete(tx.txId);
           settle?.();
         }
+        if (isOpen(this.tx(tx.txId))) stillOpen++;
       }
+      if (stillOpen > 0)
+        throw new TermhostError(
+          "INTERRUPTED",
+          `${stillOpen} transaction(s) on this card still wait for restore`,
+        );
     });
   }
 
   private async restoreOne(txId: string, target: ValueTarget): Promise<void> {
+    if (this.tx(txId).phase !== "authorized" && this.tx(txId).phase !== "debiting") return;
+    let event: ValueEvent;
     try {
-      const decision = await target.inspect(this.tx(txId));
-      this.o.log.info({ txId, decision: decision.kind }, "restore decision");
-      switch (decision.kind) {
-        case "other-card":
-          return;
-        case "applied":
-          await this.append({
-            type: "value.applied",
-            body: {
-              txId,
-              balanceAfter: decision.completion.balanceAfter,
-              proof: decision.completion.proof,
-              restored: "already-applied",
-              at: now(),
-            },
-          });
-          break;
-        case "resend":
-          await this.sendAndClose(txId, target, "resent");
-          break;
-        case "stale":
-          await this.endStale(txId, decision.reason);
-          break;
-      }
+      event = { type: "inspected", decision: await target.inspect(this.tx(txId)) };
+      this.o.log.info({ txId, decision: event.decision.kind }, "restore decision");
     } catch (e) {
-      const err = errorOf(e);
-      if (
-        err.code === "CARD_NOT_AUTHENTIC" ||
-        err.code === "APDU_MALFORMED" ||
-        err.code === "METER_REFUSED"
-      ) {
-        // The target's answer does not verify (or is no answer, like a bare 9000), or the meter
-        // refuses the stored refill: it is not asked again; its authorization is reported.
-        await this.endWithReversal(txId, err);
-        return;
-      }
-      throw err;
+      event = this.interrupted(e, true);
     }
-    this.emit("restore.completed", this.view(txId));
-  }
-
-  private async endStale(txId: string, reason: string): Promise<void> {
-    await this.endWithReversal(
-      txId,
-      new TermhostError("VALUE_REFUSED", `the stored message can no longer land: ${reason}`, {
-        hint: "the authorization is reported for reversal; start a new transaction",
-      }),
-    );
-  }
-
-  private async endWithReversal(txId: string, e: TermhostError): Promise<void> {
-    const tx = this.tx(txId);
-    let reversal: ValueTx["reversal"] = null;
-    if (tx.kind !== "debit" && tx.authorizationId !== null) {
-      let reported = false;
-      try {
-        await this.familyOf(txId).authority.reportReversal(tx.authorizationId);
-        reported = true;
-      } catch (re) {
-        this.o.log.warn({ txId, err: errorOf(re).message }, "reversal not reported yet; will retry");
-      }
-      reversal = { authorizationId: tx.authorizationId, reported };
-    }
-    await this.fail(txId, e, reversal);
-    this.emit("restore.completed", this.view(txId));
+    await this.drive(txId, event, true, target);
   }
 
   /** Reversals that could not be reported yet, and transactions waiting for their target. */
   private scheduleRetry(): void {
     if (this.stopped || this.retryTimer !== undefined) return;
-    const pending = [...this.state.txs.values()].some(
-      (tx) => isOpen(tx) || (tx.reversal !== null && !tx.reversal.reported),
-    );
-    if (!pending) return;
+    if (this.state.open.size === 0 && this.state.unreported.size === 0) return;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       void this.retryReversals().finally(() => this.restoreEverywhere());
@@ -642,18 +743,18 @@ export class ValueEngine extends EventEmitter<Events> {
   }
 
   private async retryReversals(): Promise<void> {
-    for (const tx of this.state.txs.values()) {
-      if (tx.reversal === null || tx.reversal.reported) continue;
-      const family = this.families.get(tx.kind);
-      if (family === undefined) continue;
-      try {
-        await family.authority.reportReversal(tx.reversal.authorizationId);
-        await this.append({ type: "value.reversal-reported", body: { txId: tx.txId, at: now() } });
-      } catch (e) {
-        if (isTermhostError(e, "AUTHORIZER_UNAVAILABLE")) continue;
-        // Refused (e.g. the authorizer holds it as applied): a contradiction for a technician.
-        this.o.log.error({ txId: tx.txId, err: errorOf(e).message }, "the authorizer refused a reversal");
-      }
+    if (this.journal.failure !== null) return;
+    for (const txId of [...this.state.unreported]) {
+      const tx = this.state.txs.get(txId);
+      if (tx?.reversal == null || !this.families.has(tx.kind) || !this.reversalRetry.due(txId)) continue;
+      const { authorizationId } = tx.reversal;
+      await this.guard(txId, async () =>
+        this.drive(
+          txId,
+          { type: "reversal-retried", outcome: await this.reportReversal(txId, authorizationId) },
+          false,
+        ),
+      );
     }
   }
 }

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { JournalRecord } from "../journal/index.js";
+import { emptyIndexes, indexTx, type LedgerIndexes, unindexTx } from "./ledger-index.js";
 
 /**
  * The value ledger's journal records, for every kind of value transaction: card loads and debits,
@@ -16,6 +17,8 @@ const Money = z.number().int().min(0).max(0x7fffffff);
 const Counter = z.number().int().min(0).max(0xffffffff);
 const At = z.string();
 const AuthorizerRef = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
+export const UnresolvedReason = z.enum(["counter-moved-on", "written-off", "authorizer-applied"]);
+export type UnresolvedReason = z.infer<typeof UnresolvedReason>;
 
 export const ValueMessage = z
   .object({
@@ -106,10 +109,31 @@ export const ValueRecords = {
     })
     .strict(),
   "value.reversal-reported": z.object({ txId: z.string(), at: At }).strict(),
+  /** The authorizer refused the reversal (it holds the authorization as applied): asked no more. */
+  "value.reversal-refused": z
+    .object({ txId: z.string(), code: z.string(), message: z.string(), at: At })
+    .strict(),
+  /**
+   * Closed without a verdict: the value may or may not have landed (the card moved on past our
+   * counter, a technician wrote the transaction off, the authorizer says applied without our
+   * message). Nothing is reported for reversal; the issuer's reconciliation decides.
+   */
+  "value.unresolved": z
+    .object({ txId: z.string(), reason: UnresolvedReason, message: z.string().max(500), at: At })
+    .strict(),
 } as const;
 export type ValueRecords = typeof ValueRecords;
 
-export type Phase = "requested" | "authorizing" | "authorized" | "debiting" | "applied" | "failed";
+export const PHASES = [
+  "requested",
+  "authorizing",
+  "authorized",
+  "debiting",
+  "applied",
+  "failed",
+  "unresolved",
+] as const;
+export type Phase = (typeof PHASES)[number];
 
 export interface ValueTx {
   txId: string;
@@ -133,55 +157,95 @@ export interface ValueTx {
   restored: "already-applied" | "resent" | null;
   error: { code: string; message: string } | null;
   reversal: { authorizationId: number; reported: boolean } | null;
+  /** The authorizer refused the reversal: a contradiction for a technician, not retried. */
+  reversalRefused: { code: string; message: string } | null;
+  /** Why a transaction closed `unresolved`: for reconciliation with the issuer. */
+  unresolved: { reason: UnresolvedReason; message: string } | null;
   createdAt: string;
   updatedAt: string;
 }
 
-export interface ValueState {
-  txs: Map<string, ValueTx>;
-  byRequest: Map<string, string>;
+/** How many closed transactions the live ledger keeps, newest first, whatever the clock says. */
+export interface ValueRetention {
+  /** Closed transactions older than this are dropped at compaction (the newest `keepNewest` never). */
+  closedMs: number;
+  /** At most this many closed transactions are kept, live and in snapshots. */
+  maxClosed: number;
+  /** This many closed transactions are kept even when older than `closedMs` (a clock jumped forward). */
+  keepNewest: number;
 }
 
-export function emptyValueState(): ValueState {
-  return { txs: new Map(), byRequest: new Map() };
+export const DEFAULT_RETENTION: ValueRetention = {
+  closedMs: 30 * 86_400_000,
+  maxClosed: 100_000,
+  keepNewest: 2_048,
+};
+
+export interface ValueState extends LedgerIndexes {
+  txs: Map<string, ValueTx>;
+  byRequest: Map<string, string>;
+  readonly retention: ValueRetention;
+}
+
+export function emptyValueState(retention: ValueRetention = DEFAULT_RETENTION): ValueState {
+  return { txs: new Map(), byRequest: new Map(), retention, ...emptyIndexes() };
 }
 
 export function isOpen(tx: ValueTx): boolean {
-  return tx.phase !== "applied" && tx.phase !== "failed";
+  return tx.phase !== "applied" && tx.phase !== "failed" && tx.phase !== "unresolved";
 }
 
-/** Rebuilds the ledger from committed records; the same function serves live appends and replay. */
+function newTx(b: z.output<(typeof ValueRecords)["value.requested"]>): ValueTx {
+  return {
+    txId: b.txId,
+    requestId: b.requestId,
+    kind: b.kind,
+    reader: b.reader,
+    amount: b.amount,
+    currency: b.currency,
+    phase: "requested",
+    cardId: null,
+    counter: null,
+    balanceBefore: null,
+    authorizerRef: null,
+    authorizationId: null,
+    message: null,
+    balanceAfter: null,
+    proof: null,
+    restored: null,
+    error: null,
+    reversal: null,
+    reversalRefused: null,
+    unresolved: null,
+    createdAt: b.at,
+    updatedAt: b.at,
+  };
+}
+
+/**
+ * Rebuilds the ledger from committed records; the same function serves live appends and replay.
+ * Pure in the records alone (no clock), so a replay reaches the state the live run had.
+ */
 export function reduceValue(state: ValueState, r: JournalRecord<ValueRecords>): ValueState {
   if (r.type === "value.requested") {
-    const b = r.body;
-    state.txs.set(b.txId, {
-      txId: b.txId,
-      requestId: b.requestId,
-      kind: b.kind,
-      reader: b.reader,
-      amount: b.amount,
-      currency: b.currency,
-      phase: "requested",
-      cardId: null,
-      counter: null,
-      balanceBefore: null,
-      authorizerRef: null,
-      authorizationId: null,
-      message: null,
-      balanceAfter: null,
-      proof: null,
-      restored: null,
-      error: null,
-      reversal: null,
-      createdAt: b.at,
-      updatedAt: b.at,
-    });
-    state.byRequest.set(b.requestId, b.txId);
+    if (state.txs.has(r.body.txId)) return state;
+    const tx = newTx(r.body);
+    state.txs.set(tx.txId, tx);
+    state.byRequest.set(tx.requestId, tx.txId);
+    indexTx(state, tx);
     return state;
   }
   const tx = state.txs.get(r.body.txId);
   if (tx === undefined) return state;
+  unindexTx(state, tx);
   tx.updatedAt = r.body.at;
+  applyStep(tx, r);
+  indexTx(state, tx);
+  pruneClosed(state);
+  return state;
+}
+
+function applyStep(tx: ValueTx, r: JournalRecord<ValueRecords>): void {
   switch (r.type) {
     case "value.authorizing":
       Object.assign(tx, {
@@ -224,11 +288,37 @@ export function reduceValue(state: ValueState, r: JournalRecord<ValueRecords>): 
         reversal: r.body.reversal,
       });
       break;
+    case "value.unresolved":
+      Object.assign(tx, {
+        phase: "unresolved",
+        error: null,
+        unresolved: { reason: r.body.reason, message: r.body.message },
+      });
+      break;
     case "value.reversal-reported":
       if (tx.reversal !== null) tx.reversal = { ...tx.reversal, reported: true };
       break;
+    case "value.reversal-refused":
+      tx.reversalRefused = { code: r.body.code, message: r.body.message };
+      break;
+    case "value.requested":
+      break;
   }
-  return state;
+}
+
+/** Oldest closed first out, beyond the cap: live memory stays bounded over a long day. */
+function pruneClosed(state: ValueState): void {
+  while (state.closed.size > state.retention.maxClosed) {
+    const oldest = state.closed.keys().next();
+    if (oldest.done === true) return;
+    const tx = state.txs.get(oldest.value);
+    state.closed.delete(oldest.value);
+    if (tx === undefined) continue;
+    // Its load stays in the day's total: forgetting a transaction must not raise the limit.
+    state.unreported.delete(tx.txId);
+    state.txs.delete(tx.txId);
+    if (state.byRequest.get(tx.requestId) === tx.txId) state.byRequest.delete(tx.requestId);
+  }
 }
 
 const TxSnapshot = z.object({
@@ -238,7 +328,7 @@ const TxSnapshot = z.object({
   reader: z.string(),
   amount: Money,
   currency: z.number().int(),
-  phase: z.enum(["requested", "authorizing", "authorized", "debiting", "applied", "failed"]),
+  phase: z.enum(PHASES),
   cardId: TargetId.nullable(),
   counter: Counter.nullable(),
   balanceBefore: Money.nullable(),
@@ -251,26 +341,52 @@ const TxSnapshot = z.object({
   restored: z.enum(["already-applied", "resent"]).nullable(),
   error: z.object({ code: z.string(), message: z.string() }).nullable(),
   reversal: z.object({ authorizationId: z.number().int(), reported: z.boolean() }).nullable(),
+  reversalRefused: z.object({ code: z.string(), message: z.string() }).nullable().default(null),
+  unresolved: z.object({ reason: UnresolvedReason, message: z.string() }).nullable().default(null),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
 
 /**
- * Compaction keeps open transactions and closed ones younger than `retainClosedMs`, so that a
- * client resending a request id within that window still gets its transaction back.
+ * Which closed transactions a snapshot keeps: those younger than `closedMs`, counted back from the
+ * newest record rather than from the clock alone (a clock jumped forward would forget them all),
+ * and never fewer than the newest `keepNewest`. Open ones are always kept.
  */
-export const valueSnapshot = (retainClosedMs: number) => ({
-  schema: z.object({ txs: z.array(TxSnapshot) }),
-  save: (s: ValueState) => {
-    const cutoff = Date.now() - retainClosedMs;
-    return { txs: [...s.txs.values()].filter((tx) => isOpen(tx) || Date.parse(tx.updatedAt) >= cutoff) };
-  },
-  load: (snap: { txs: ValueTx[] }): ValueState => {
-    const state = emptyValueState();
-    for (const tx of snap.txs) {
-      state.txs.set(tx.txId, { ...tx });
-      state.byRequest.set(tx.requestId, tx.txId);
-    }
-    return state;
-  },
-});
+export function retainedTxs(s: ValueState, nowMs: number = Date.now()): ValueTx[] {
+  const { closedMs, keepNewest } = s.retention;
+  let newest = 0;
+  for (const tx of s.txs.values()) newest = Math.max(newest, Date.parse(tx.updatedAt) || 0);
+  const cutoff = Math.min(nowMs, newest) - closedMs;
+  const closed = [...s.closed.keys()];
+  const kept: ValueTx[] = [];
+  for (const id of s.open) {
+    const tx = s.txs.get(id);
+    if (tx !== undefined) kept.push(tx);
+  }
+  closed.forEach((id, i) => {
+    const tx = s.txs.get(id);
+    if (tx === undefined) return;
+    if (i >= closed.length - keepNewest || Date.parse(tx.updatedAt) >= cutoff) kept.push(tx);
+  });
+  return kept;
+}
+
+/** Compaction keeps what `retainedTxs` keeps, in the order the transactions closed. */
+export const valueSnapshot = (retention: ValueRetention | number = DEFAULT_RETENTION) => {
+  const r: ValueRetention =
+    typeof retention === "number" ? { ...DEFAULT_RETENTION, closedMs: retention } : retention;
+  return {
+    schema: z.object({ txs: z.array(TxSnapshot) }),
+    save: (s: ValueState) => ({ txs: retainedTxs(s) }),
+    load: (snap: { txs: ValueTx[] }): ValueState => {
+      const state = emptyValueState(r);
+      for (const tx of snap.txs) {
+        state.txs.set(tx.txId, { ...tx });
+        state.byRequest.set(tx.requestId, tx.txId);
+        indexTx(state, tx);
+      }
+      pruneClosed(state);
+      return state;
+    },
+  };
+};

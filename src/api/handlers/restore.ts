@@ -27,4 +27,10 @@ export function registerRestoreMethods(server: RpcServer, services: RestoreServi
     if (p.waitMs > 0) await value.settled(tx.txId, p.waitMs);
     return { transaction: entry(value, value.find({ txId: tx.txId }) ?? tx), readers: asked };
   });
+
+  server.register("admin.restore.write-off", RestoreMethods["admin.restore.write-off"], async (p) => {
+    const tx = findTransaction(value, p, "`termhost restore list` shows the open ones");
+    const closed = await value.writeOff(tx.txId, p.note);
+    return { transaction: entry(value, closed) };
+  });
 }

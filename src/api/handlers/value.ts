@@ -12,7 +12,7 @@ export interface ValueServices {
 }
 
 export function transactionView(engine: ValueEngine, tx: ValueTx): ValueTransaction {
-  const final = tx.phase === "applied" || tx.phase === "failed";
+  const final = tx.phase === "applied" || tx.phase === "failed" || tx.phase === "unresolved";
   return {
     txId: tx.txId,
     requestId: tx.requestId,
@@ -20,13 +20,19 @@ export function transactionView(engine: ValueEngine, tx: ValueTx): ValueTransact
     reader: tx.reader,
     amount: tx.amount,
     currency: currencyAlpha(tx.currency) ?? String(tx.currency),
-    state: final ? (tx.phase as "applied" | "failed") : engine.isRunning(tx.txId) ? "pending" : "restoring",
+    state: final
+      ? (tx.phase as "applied" | "failed" | "unresolved")
+      : engine.isRunning(tx.txId)
+        ? "pending"
+        : "restoring",
     phase: tx.phase,
     cardId: tx.cardId,
     balanceAfter: tx.balanceAfter,
     restored: tx.restored,
     error: tx.error,
     reversal: tx.reversal,
+    reversalRefused: tx.reversalRefused,
+    unresolved: tx.unresolved,
     createdAt: tx.createdAt,
     updatedAt: tx.updatedAt,
   };

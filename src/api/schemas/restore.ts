@@ -36,4 +36,15 @@ export const RestoreMethods = {
       readers: z.array(z.string()),
     }),
   },
+  "admin.restore.write-off": {
+    description:
+      "closes an open transaction whose card or meter will not come back as unresolved: nothing is reported for reversal; the note goes to the issuer's reconciliation",
+    params: TxRef.extend({ note: z.string().trim().min(1).max(500) })
+      .strict()
+      .refine(
+        (p) => (p.txId === undefined) !== (p.requestId === undefined),
+        "give exactly one of txId, requestId",
+      ),
+    result: z.object({ transaction: RestoreEntry }),
+  },
 } as const;

@@ -27,7 +27,12 @@ export const ValueRequestParams = z
  * reached the card; it will be settled from the card's own record (on re-insertion, reconnect or
  * restart). `applied` and `failed` are final.
  */
-export const ValueState = z.enum(["pending", "restoring", "applied", "failed"]);
+/**
+ * pending: running; restoring: interrupted, waiting for its card or meter; applied, failed: final;
+ * unresolved: closed without a verdict (the card moved on past it, or written off): neither
+ * applied nor reversed, for reconciliation with the issuer (docs/value.md).
+ */
+export const ValueState = z.enum(["pending", "restoring", "applied", "failed", "unresolved"]);
 
 export const ValueTransaction = z.object({
   txId: z.string(),
@@ -39,7 +44,7 @@ export const ValueTransaction = z.object({
   amount: z.number().int(),
   currency: z.string(),
   state: ValueState,
-  /** The journaled step: requested, authorizing, authorized, debiting, applied, failed. */
+  /** The journaled step: requested, authorizing, authorized, debiting, applied, failed, unresolved. */
   phase: z.string(),
   /** The card's id; the meter's serial for a refill. */
   cardId: z.string().nullable(),
@@ -50,6 +55,10 @@ export const ValueTransaction = z.object({
   error: z.object({ code: z.string(), message: z.string() }).nullable(),
   /** An authorization that will never be applied, and whether the authorizer has been told. */
   reversal: z.object({ authorizationId: z.number().int(), reported: z.boolean() }).nullable(),
+  /** The authorizer refused that reversal: not asked again; a technician reconciles it. */
+  reversalRefused: z.object({ code: z.string(), message: z.string() }).nullable(),
+  /** Why it closed unresolved: counter-moved-on, written-off or authorizer-applied. */
+  unresolved: z.object({ reason: z.string(), message: z.string() }).nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });

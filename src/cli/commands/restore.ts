@@ -84,4 +84,22 @@ export function registerRestore(program: Command, ctx: CliContext): void {
         exitForTransaction(r.transaction);
       }),
     );
+  restore
+    .command("write-off")
+    .description(
+      "close an open transaction whose card will not come back, as unresolved (no reversal is reported)",
+    )
+    .argument("<id>", "transaction id (vtx-…) or request id")
+    .requiredOption("--note <text>", "why, for the issuer's reconciliation (up to 500 characters)")
+    .addHelpText(
+      "after",
+      '\nThe issuer\'s reconciliation decides whether the value landed: the authorization stays as the\nauthorizer holds it. Exit 15 (unresolved) once written off.\n\nExamples:\n  termhost restore write-off vtx-lx2k3-9f8e7d6c5b --note "card reported lost"',
+    )
+    .action((id: string, o: { note: string }) =>
+      ctx.admin(async (c) => {
+        const r = await c.call("admin.restore.write-off", { ...ref(id), note: o.note });
+        ctx.print(r, () => formatTransaction(r.transaction));
+        exitForTransaction(r.transaction);
+      }),
+    );
 }

@@ -8,7 +8,7 @@ import { amountOption, newRequestId } from "./options.js";
 
 export function stateColour(state: string): (s: string) => string {
   if (state === "applied" || state === "completed") return green;
-  if (state === "failed") return red;
+  if (state === "failed" || state === "unresolved") return red;
   return yellow;
 }
 
@@ -24,17 +24,22 @@ export function formatTransaction(tx: ValueTransaction & { counter?: number | nu
   if (tx.restored !== null) lines.push(`  restored    ${tx.restored}`);
   if (tx.error !== null) lines.push(`  error       ${tx.error.code}: ${tx.error.message}`);
   if (tx.reversal !== null) {
-    lines.push(
-      `  reversal    authorization ${tx.reversal.authorizationId}, ${tx.reversal.reported ? "reported" : "not reported yet"}`,
-    );
+    const told = tx.reversal.reported
+      ? "reported"
+      : tx.reversalRefused
+        ? "refused by the authorizer"
+        : "not reported yet";
+    lines.push(`  reversal    authorization ${tx.reversal.authorizationId}, ${told}`);
   }
+  if (tx.unresolved !== null) lines.push(`  unresolved  ${tx.unresolved.reason}: ${tx.unresolved.message}`);
   lines.push(`  created     ${tx.createdAt}`, `  updated     ${tx.updatedAt}`);
   return lines.join("\n");
 }
 
-/** applied 0, failed 1, still open (pending, restoring) 13: a script can tell "settled" from "not yet". */
+/** applied 0, failed 1, unresolved 15, still open (pending, restoring) 13: a script can tell "settled" from "not yet". */
 export function exitForTransaction(tx: { state: string }): void {
   if (tx.state === "failed") throw new CliExit(Exit.FAILED);
+  if (tx.state === "unresolved") throw new CliExit(Exit.UNRESOLVED);
   if (tx.state !== "applied") throw new CliExit(Exit.PENDING);
 }
 

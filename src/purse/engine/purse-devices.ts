@@ -67,6 +67,12 @@ export class PurseDevices implements ValueDevices {
     return reader !== this.o.samReader();
   }
 
+  /** Changes with every insertion: the time the reader last saw its card change, and its ATR. */
+  presence(reader: string): string | undefined {
+    const view = this.o.readers.list().find((r) => r.name === reader);
+    return view === undefined || view.card !== "present" ? undefined : `${view.since}/${view.atr ?? ""}`;
+  }
+
   onAppear(listener: (where: string | null) => void): void {
     this.o.readers.on("card-inserted", (view) => listener(view.name));
     this.o.readers.on("service-up", () => listener(null));
@@ -105,6 +111,17 @@ class CardTarget implements ValueTarget {
           "the card changed between AUTHENTICATE and INITIALIZE LOAD",
           {
             hint: "re-insert the card and try again",
+          },
+        );
+      }
+      // A load is asked for in one currency; a card that keeps another must not take it as this one.
+      if (init.currency !== tx.currency) {
+        throw new TermhostError(
+          "VALUE_REFUSED",
+          `the card keeps currency ${init.currency}, not the ${tx.currency} of this load`,
+          {
+            hint: "load the card in its own currency",
+            context: { cardCurrency: init.currency, requested: tx.currency },
           },
         );
       }

@@ -17,6 +17,8 @@ export type RestoreDecision =
   | { kind: "resend" }
   /** The card moved on without our message: the stored message can never land. */
   | { kind: "stale"; reason: string }
+  /** The card moved on past our counter: whether ours landed first, its log no longer shows. */
+  | { kind: "ambiguous"; reason: string }
   /** Not this transaction's card. */
   | { kind: "other-card" };
 
@@ -43,8 +45,17 @@ export function decideRestore(tx: ValueTx, card: CardFacts): RestoreDecision {
       reason: `the card's counter ${card.counter} is behind the message's ${m.counter}`,
     };
   }
+  const what = tx.kind === "load" ? "credit" : "debit";
+  // At counter + 1 the card's last transaction took our counter: ours never landed. Further on,
+  // the one record the card keeps is a later one, and ours may have landed before it.
+  if (card.counter === m.counter + 1) {
+    return {
+      kind: "stale",
+      reason: `the card spent counter ${m.counter} on another transaction, not this ${what}`,
+    };
+  }
   return {
-    kind: "stale",
-    reason: `the card moved on to counter ${card.counter} without this ${tx.kind === "load" ? "credit" : "debit"} (counter ${m.counter})`,
+    kind: "ambiguous",
+    reason: `the card moved on to counter ${card.counter}; its log no longer shows whether this ${what} (counter ${m.counter}) landed`,
   };
 }
