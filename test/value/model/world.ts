@@ -255,7 +255,7 @@ class ModelTarget implements ValueTarget {
     const m = tx.message;
     if (!isCardMessage(m)) throw new TermhostError("INTERNAL", "no card message");
     const record = await this.faults.run(
-      `card.${tx.kind === "load" ? "credit" : "debit"}`,
+      `card.${tx.kind === "load" ? "credit" : "debit"}@${this.where}`,
       () => this.write(tx, m),
       removed,
     );
