@@ -112,6 +112,12 @@ export class SimServer {
       this.log.info({ slot, fault }, "fault armed");
       return this.status(s);
     });
+    this.rpc.register("card.stall", ControlMethods["card.stall"], ({ slot, stalled }) => {
+      const s = this.slot(slot);
+      s.link.setStalled(stalled);
+      this.log.info({ slot, stalled }, "card stall");
+      return this.status(s);
+    });
     this.rpc.register("card.remove", ControlMethods["card.remove"], ({ slot }) => {
       const s = this.slot(slot);
       s.link.remove();
@@ -159,6 +165,7 @@ export class SimServer {
           ? s.card.powered
           : false,
       apdus: s.apdus,
+      held: s.link.held,
     };
   }
 }

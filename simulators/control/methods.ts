@@ -11,6 +11,8 @@ export const SlotStatus = z.object({
   plugged: z.boolean(),
   powered: z.boolean(),
   apdus: z.number().int(),
+  /** Command APDUs waiting unanswered because the slot is stalled. */
+  held: z.number().int(),
 });
 
 export const ControlMethods = {
@@ -28,6 +30,12 @@ export const ControlMethods = {
     description:
       "arm a one-shot fault on the slot's purse card: tear a CREDIT or DEBIT at a point, or vanish at the n-th APDU from now; a torn card drops its connection",
     params: z.object({ slot: z.number().int().min(0), fault: PurseFaultSpec }).strict(),
+    result: SlotStatus,
+  },
+  "card.stall": {
+    description:
+      "stall (or release) the slot: its command APDUs get no answer until released, then their normal one",
+    params: z.object({ slot: z.number().int().min(0), stalled: z.boolean() }).strict(),
     result: SlotStatus,
   },
   "card.remove": {

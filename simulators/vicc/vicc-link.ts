@@ -13,11 +13,15 @@ import type { SimCard } from "../cards/sim-card.js";
 export class ViccLink extends EventEmitter<{
   apdu: [command: Buffer, response: Buffer];
   control: [code: number];
+  held: [count: number];
   closed: [];
 }> {
   private socket: net.Socket | undefined;
   private buffer: Buffer = Buffer.alloc(0);
   private inserting: Promise<void> | undefined;
+  /** While set, command APDUs wait here unanswered: a card (or reader) that has stopped talking. */
+  private stall: { released: Promise<void>; release: () => void } | undefined;
+  private waiting = 0;
 
   constructor(
     private readonly host: string,
@@ -74,6 +78,29 @@ export class ViccLink extends EventEmitter<{
     });
   }
 
+  /** Command APDUs received and not answered because the slot is stalled. */
+  get held(): number {
+    return this.waiting;
+  }
+
+  /**
+   * Stalls the slot: command APDUs get no answer until `stalled` is false again, when each gets
+   * its normal answer (power and ATR requests are still served, so a connect succeeds).
+   */
+  setStalled(stalled: boolean): void {
+    if (stalled && this.stall === undefined) {
+      let release = (): void => {};
+      const released = new Promise<void>((r) => {
+        release = r;
+      });
+      this.stall = { released, release };
+    } else if (!stalled && this.stall !== undefined) {
+      const { release } = this.stall;
+      this.stall = undefined;
+      release();
+    }
+  }
+
   /** Pulls the card: the connection drops at once, mid-APDU if one is in progress. */
   remove(): void {
     this.socket?.destroy();
@@ -124,6 +151,13 @@ export class ViccLink extends EventEmitter<{
         default:
           return undefined;
       }
+    }
+    const stall = this.stall;
+    if (stall !== undefined) {
+      this.waiting++;
+      this.emit("held", this.waiting);
+      await stall.released;
+      this.waiting--;
     }
     const response = await card.transmit(Buffer.from(payload));
     this.emit("apdu", Buffer.from(payload), response);

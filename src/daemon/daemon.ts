@@ -20,6 +20,7 @@ import { type ScaleRuntime, startScale } from "../scale/start.js";
 import { productVersion } from "../util/version.js";
 import type { Config } from "./config.js";
 import { takeListenFds } from "./systemd/listen-fds.js";
+import { planThreadpool, type ThreadpoolPlan } from "./threadpool.js";
 import { startValueService, type ValueService } from "./value-service.js";
 
 type DaemonServices = ApiServices & AdminServices;
@@ -46,6 +47,8 @@ export class Daemon {
   private scale: ScaleRuntime | undefined;
   private unpublishScale: (() => void) | undefined;
   readonly readers: ReaderManager;
+  /** How libuv's threads are shared between the devices and the journal. */
+  readonly threadpool: ThreadpoolPlan;
   readonly events: EventHub;
 
   constructor(
@@ -55,10 +58,12 @@ export class Daemon {
   ) {
     // The PC/SC client library reads its socket path from the environment when a context opens.
     if (config.pcsc.socketPath !== undefined) process.env.PCSCLITE_CSOCK_NAME = config.pcsc.socketPath;
+    this.threadpool = planThreadpool(config);
     this.readers = new ReaderManager({
       log: log.child({ part: "pcsc" }),
       retryMinMs: config.pcsc.retryMinMs,
       retryMaxMs: config.pcsc.retryMaxMs,
+      maxNativeCalls: this.threadpool.pcscCalls,
     });
     this.events = new EventHub(
       { maxQueuedEvents: config.api.eventQueueMaxEvents, maxQueuedBytes: config.api.eventQueueMaxBytes },

@@ -9,6 +9,7 @@ import { Daemon } from "./daemon.js";
 import { Notifier } from "./systemd/notify.js";
 import { ReloadHandler } from "./systemd/reload.js";
 import { SHUTDOWN_DEADLINE_MS, ShutdownCoordinator } from "./systemd/shutdown.js";
+import { threadsNeeded } from "./threadpool.js";
 
 const EXIT_CONFIG = 2;
 const EXIT_START = 1;
@@ -47,6 +48,18 @@ if (opts.printConfig === true) {
 const log = createLogger("termhostd", config.logLevel);
 const notifier = Notifier.fromEnv({ onError: (e) => log.warn({ err: e }, "sd_notify failed") });
 const daemon = new Daemon(config, log);
+
+// libuv sized its threadpool while Node loaded this file, from the environment the process was
+// started with (the service unit sets UV_THREADPOOL_SIZE): setting it here would change nothing.
+const pool = daemon.threadpool;
+if (pool.shortBy > 0) {
+  log.warn(
+    { ...pool, needed: threadsNeeded(pool) },
+    `libuv's threadpool leaves the journal ${pool.reserve} thread(s) that no device can take; start termhostd with UV_THREADPOOL_SIZE=${threadsNeeded(pool)} or more`,
+  );
+} else {
+  log.info(pool, "threadpool shared between devices and the journal");
+}
 
 const shutdown = new ShutdownCoordinator({
   deadlineMs: SHUTDOWN_DEADLINE_MS,

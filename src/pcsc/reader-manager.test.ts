@@ -162,4 +162,119 @@ describe("ReaderManager", () => {
     expect(r.connects).toBe(2);
     m.stop();
   });
+
+  it("lets a reader that hangs in a transmit hold one PC/SC call, however often it is used, and keeps others going", async () => {
+    const native = new FakePcsc();
+    const m = new ReaderManager({
+      log,
+      open: () => native as unknown as NativePcsc,
+      maxNativeCalls: 2,
+      transmitTimeoutMs: 30,
+      connectTimeoutMs: 30,
+    });
+    m.start();
+    const hung = new PooledReader("HUNG", true);
+    const fine = [new PooledReader("R2", false), new PooledReader("R3", false)];
+    for (const r of [hung, ...fine]) {
+      native.emit("reader", r as unknown as NativeReader);
+      r.emit("status", { state: PRESENT, atr: Buffer.from("3b8080010101", "hex") });
+    }
+    const apdu = Buffer.from("00a4040000", "hex");
+    await expect(m.withCard("HUNG", "shared", (c) => c.transmit(apdu))).rejects.toMatchObject({
+      code: "CARD_REMOVED",
+    });
+    // Each of these would be one more call waiting inside the binding on the reader's lock, on a
+    // thread of the pool, for as long as the transmit hangs.
+    for (let i = 0; i < 3; i++) {
+      await expect(m.withCard("HUNG", "shared", (c) => c.transmit(apdu))).rejects.toMatchObject({
+        code: "READER_UNAVAILABLE",
+      });
+    }
+    expect(hung.pending).toBe(1);
+    const answers = await Promise.all(
+      fine.flatMap((r) => [1, 2].map(() => m.withCard(r.name, "shared", (c) => c.transmit(apdu)))),
+    );
+    expect(answers.map((a) => a.toString("hex"))).toEqual(Array(4).fill("9000"));
+    expect(Math.max(...fine.map((r) => r.maxPending))).toBe(1);
+    expect(m.nativeCallsInFlight).toBe(1);
+    // The card answers at last: the reader's place is free and its next exchange works.
+    hung.hang = false;
+    hung.answerHeld();
+    expect(m.nativeCallsInFlight).toBe(0);
+    await expect(m.withCard("HUNG", "shared", (c) => c.transmit(apdu))).resolves.toEqual(
+      Buffer.from("9000", "hex"),
+    );
+    expect(hung.maxPending).toBe(1);
+    m.stop();
+  });
 });
+
+/**
+ * A reader as the binding runs it: every call takes a pool thread until it calls back, and calls
+ * on one reader take its lock in turn, so a call behind a hung one waits (and holds a thread) too.
+ */
+class PooledReader extends EventEmitter {
+  readonly SCARD_SHARE_SHARED = 2;
+  readonly SCARD_SHARE_EXCLUSIVE = 1;
+  readonly SCARD_LEAVE_CARD = 0;
+  connected = false;
+  pending = 0;
+  maxPending = 0;
+  private held: (() => void) | undefined;
+  private readonly lock: Array<() => void> = [];
+
+  constructor(
+    readonly name: string,
+    public hang: boolean,
+  ) {
+    super();
+  }
+
+  close(): void {}
+
+  answerHeld(): void {
+    const h = this.held;
+    this.held = undefined;
+    h?.();
+  }
+
+  private call(run: (done: () => void) => void): void {
+    this.pending++;
+    this.maxPending = Math.max(this.maxPending, this.pending);
+    const go = (): void =>
+      run(() => {
+        this.pending--;
+        this.lock.shift();
+        this.lock[0]?.();
+      });
+    this.lock.push(go);
+    if (this.lock.length === 1) setImmediate(go);
+  }
+
+  connect(_o: unknown, cb: (err: Error | null, p?: number) => void): void {
+    this.call((done) => {
+      this.connected = true;
+      done();
+      cb(null, 2);
+    });
+  }
+
+  disconnect(_d: number, cb: (err: Error | null) => void): void {
+    this.call((done) => {
+      this.connected = false;
+      done();
+      cb(null);
+    });
+  }
+
+  transmit(_a: Buffer, _l: number, _p: number, cb: (err: Error | null, d: Buffer) => void): void {
+    this.call((done) => {
+      const answer = (): void => {
+        done();
+        cb(null, Buffer.from("9000", "hex"));
+      };
+      if (this.hang) this.held = answer;
+      else setImmediate(answer);
+    });
+  }
+}

@@ -1,7 +1,9 @@
 import { EventEmitter } from "node:events";
 import { statSync } from "node:fs";
 import type { Logger } from "pino";
-import { TermhostError } from "../errors/errors.js";
+import { isTermhostError, TermhostError } from "../errors/errors.js";
+import { THREADPOOL_RESERVE, threadpoolSize } from "../util/threadpool.js";
+import { NativeGate } from "./native-gate.js";
 import { fromPcscError } from "./pcsc-errors.js";
 import { type NativePcsc, type NativeReader, openNativePcsc, ReaderStateBit } from "./pcsclite-binding.js";
 
@@ -55,6 +57,12 @@ export interface ReaderManagerOptions {
   /** Back-off bounds for re-establishing the PC/SC context after pcscd goes away. */
   retryMinMs?: number;
   retryMaxMs?: number;
+  /**
+   * PC/SC calls allowed on libuv's threadpool at once, over all readers (one per reader at most).
+   * Default: the pool less its reserve (src/util/threadpool.ts); the daemon also leaves the
+   * threads of its meters and scale.
+   */
+  maxNativeCalls?: number;
   open?: () => NativePcsc;
 }
 
@@ -76,10 +84,22 @@ export class ReaderManager extends EventEmitter<Events> {
   private stopped = false;
   private serviceState: ServiceState = "connecting";
   private lastError: string | undefined;
+  private readonly gate: NativeGate;
 
   constructor(private readonly opts: ReaderManagerOptions) {
     super();
     this.retryDelay = opts.retryMinMs ?? 250;
+    this.gate = new NativeGate(opts.maxNativeCalls ?? Math.max(1, threadpoolSize() - THREADPOOL_RESERVE));
+  }
+
+  /** PC/SC calls this manager lets onto the threadpool at once. */
+  get nativeCallBudget(): number {
+    return this.gate.budget;
+  }
+
+  /** PC/SC calls on the threadpool now, including those given up on that the binding still holds. */
+  get nativeCallsInFlight(): number {
+    return this.gate.inFlight;
   }
 
   start(): void {
@@ -150,27 +170,25 @@ export class ReaderManager extends EventEmitter<Events> {
       // A handle left connected by an earlier exchange (its disconnect lost when pcscd went away)
       // makes the binding skip SCardConnect and report no protocol: drop it and connect afresh.
       if (native.connected) await this.dropStaleHandle(native, reader);
-      const protocol = await deadline(
-        new Promise<number>((resolve, reject) =>
-          native.connect({ share_mode: shareMode }, (err, p) => {
-            if (err) reject(fromPcscError(err, reader, "connect"));
-            else if (typeof p === "number") resolve(p);
-            else
-              reject(
-                new TermhostError(
-                  "READER_UNAVAILABLE",
-                  `the card in '${reader}' could not be connected afresh`,
-                  {
-                    hint: "try again; re-insert the card if it keeps failing",
-                    context: { reader },
-                  },
-                ),
-              );
-          }),
-        ),
+      const p = await this.gated<number | undefined>(
+        native,
+        reader,
+        "connect",
         this.opts.connectTimeoutMs ?? 10_000,
         () => new TermhostError("READER_UNAVAILABLE", `connecting to the card in '${reader}' took too long`),
+        (done) => native.connect({ share_mode: shareMode }, done),
       );
+      if (typeof p !== "number") {
+        throw new TermhostError(
+          "READER_UNAVAILABLE",
+          `the card in '${reader}' could not be connected afresh`,
+          {
+            hint: "try again; re-insert the card if it keeps failing",
+            context: { reader },
+          },
+        );
+      }
+      const protocol = p;
       let dead: TermhostError | undefined;
       const transmitTimeoutMs = this.opts.transmitTimeoutMs ?? 15_000;
       const channel: CardChannel = {
@@ -184,8 +202,15 @@ export class ReaderManager extends EventEmitter<Events> {
             }
             // One timer per APDU and no extra promises: this is the hot path the APDU benchmark measures.
             let settled = false;
+            let sent = false;
             const timer = setTimeout(() => {
               settled = true;
+              withdraw();
+              if (!sent) {
+                // Never sent: the card saw nothing, but the exchange cannot go on without it.
+                reject(this.noThread(native, reader, "an APDU"));
+                return;
+              }
               // The driver still holds the exchange: this channel is done, whatever comes back later.
               dead = new TermhostError("CARD_REMOVED", `the card in '${reader}' did not answer in time`, {
                 hint: "re-insert the card so the transaction can be checked",
@@ -194,6 +219,7 @@ export class ReaderManager extends EventEmitter<Events> {
               reject(dead);
             }, transmitTimeoutMs);
             const answered = (err: Error | null, data: Buffer): void => {
+              this.gate.leave(native);
               if (settled) return;
               settled = true;
               clearTimeout(timer);
@@ -203,9 +229,16 @@ export class ReaderManager extends EventEmitter<Events> {
               else if (data.length < 2) reject(vanished(reader, data.length));
               else resolve(data);
             };
-            try {
-              native.transmit(apdu, maxResponseBytes, protocol, answered);
-            } catch (e) {
+            const send = (): void => {
+              sent = true;
+              try {
+                native.transmit(apdu, maxResponseBytes, protocol, answered);
+              } catch (e) {
+                this.gate.leave(native);
+                refused(e);
+              }
+            };
+            const refused = (e: unknown): void => {
               // The binding refuses synchronously (a handle it no longer holds): a typed reader error.
               settled = true;
               clearTimeout(timer);
@@ -215,23 +248,17 @@ export class ReaderManager extends EventEmitter<Events> {
                   context: { reader, reason: e instanceof Error ? e.message : String(e) },
                 }),
               );
-            }
+            };
+            const withdraw = this.gate.enter(native, send);
           }),
       };
       try {
         return await fn(channel);
       } finally {
-        await deadline(
-          new Promise<void>((resolve) => {
-            if (!native.connected) {
-              resolve();
-              return;
-            }
-            native.disconnect(native.SCARD_LEAVE_CARD, () => resolve());
-          }),
-          2000,
-          () => new TermhostError("READER_UNAVAILABLE", "disconnect took too long"),
-        ).catch(() => {});
+        // A reader still holding a call given up on keeps the handle: the next exchange drops it.
+        if (native.connected && !this.gate.isBusy(native)) {
+          await this.disconnect(native, reader).catch(() => {});
+        }
       }
     } finally {
       release();
@@ -241,14 +268,81 @@ export class ReaderManager extends EventEmitter<Events> {
 
   private async dropStaleHandle(native: NativeReader, reader: string): Promise<void> {
     this.opts.log.warn({ reader }, "dropping a card handle left connected by an earlier exchange");
-    await deadline(
-      new Promise<void>((resolve) => native.disconnect(native.SCARD_LEAVE_CARD, () => resolve())),
-      2000,
-      () => new TermhostError("READER_UNAVAILABLE", "disconnect took too long", { context: { reader } }),
-    ).catch(() => undefined);
+    await this.disconnect(native, reader, this.opts.connectTimeoutMs ?? 10_000).catch((e: unknown) => {
+      // Still busy with a call that never came back: connecting now would only queue behind it.
+      if (isTermhostError(e, "READER_UNAVAILABLE") && this.gate.isBusy(native)) throw e;
+    });
     // pcscd no longer knows the handle (it restarted, or the card went): the binding keeps calling
     // it connected after the failed SCardDisconnect. The next SCardConnect replaces the handle.
     if (native.connected) Reflect.set(native, "connected", false);
+  }
+
+  private disconnect(native: NativeReader, reader: string, waitMs = 2000): Promise<void> {
+    return this.gated<void>(
+      native,
+      reader,
+      "disconnect",
+      waitMs,
+      () => new TermhostError("READER_UNAVAILABLE", "disconnect took too long", { context: { reader } }),
+      (done) => native.disconnect(native.SCARD_LEAVE_CARD, (err) => done(err, undefined)),
+    );
+  }
+
+  /**
+   * One blocking binding call through the gate, given up on after `ms`, the wait for admission
+   * included. Its place on the pool is freed when the binding calls back, however late.
+   */
+  private gated<T>(
+    native: NativeReader,
+    reader: string,
+    what: "connect" | "disconnect",
+    ms: number,
+    late: () => TermhostError,
+    start: (done: (err: Error | null, value: T) => void) => void,
+  ): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      let started = false;
+      const finish = (err: unknown, value?: T): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (err === null) resolve(value as T);
+        else reject(isTermhostError(err) ? err : fromPcscError(err as Error, reader, what));
+      };
+      const timer = setTimeout(() => {
+        withdraw();
+        finish(started ? late() : this.noThread(native, reader, `a ${what}`));
+      }, ms);
+      const withdraw = this.gate.enter(native, () => {
+        started = true;
+        try {
+          start((err, value) => {
+            this.gate.leave(native);
+            finish(err, value);
+          });
+        } catch (e) {
+          this.gate.leave(native);
+          finish(e);
+        }
+      });
+    });
+  }
+
+  private noThread(native: NativeReader, reader: string, what: string): TermhostError {
+    const own = this.gate.isBusy(native);
+    return new TermhostError(
+      "READER_UNAVAILABLE",
+      own
+        ? `the reader '${reader}' still holds an earlier call it never returned; ${what} was not sent`
+        : `${what} for '${reader}' found no PC/SC thread free: ${this.gate.budget} are held by readers that do not answer`,
+      {
+        hint: own
+          ? "re-insert the card or replug the reader; it takes nothing new until that call ends"
+          : "see `termhost status` for readers that hang and replug them",
+        context: { reader, inFlight: this.gate.inFlight, budget: this.gate.budget },
+      },
+    );
   }
 
   /**
@@ -378,15 +472,6 @@ function socketIdentity(): string {
   } catch {
     return "missing";
   }
-}
-
-/** `p`, or the error from `onTimeout` once `ms` have passed without it settling. */
-function deadline<T>(p: Promise<T>, ms: number, onTimeout: () => TermhostError): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(onTimeout()), ms);
-  });
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
 function vanished(reader: string, length: number): TermhostError {
