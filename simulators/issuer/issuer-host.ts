@@ -77,6 +77,8 @@ export interface IssuerHost {
   /** The ledger as its file holds it: plain JSON, MACs and ids in hex. */
   ledger(): ReturnType<typeof ledgerToFile>;
   entries(): LedgerEntry[];
+  /** Sessions opened and neither ended nor expired. */
+  openSessions(): number;
   setBehaviour(b: IssuerBehaviour): void;
   behaviour(): IssuerBehaviour;
   /** Lets every stalled answer go. */
@@ -110,9 +112,10 @@ export async function startIssuerHost(options: IssuerHostOptions): Promise<Issue
     if (behaviour.stall !== true) release();
   };
 
+  const sessions = new SessionTable(options.sessionTtlMs ?? 300_000, options.maxSessions ?? 1024, Date.now);
   const core = new IssuerCore({
     masterKey,
-    sessions: new SessionTable(options.sessionTtlMs ?? 300_000, options.maxSessions ?? 1024, Date.now),
+    sessions,
     random: options.random ?? randomBytes,
     now: options.now ?? (() => new Date().toISOString()),
     ledger: () => ledger,
@@ -266,6 +269,7 @@ export async function startIssuerHost(options: IssuerHostOptions): Promise<Issue
     adminToken,
     events,
     ledger: () => ledgerToFile(ledger, LEDGER_FORMAT),
+    openSessions: () => sessions.size,
     entries: () =>
       ledger.entries.map((e) => ({
         ...e,

@@ -68,6 +68,12 @@ export class SessionTable {
     if (this.sessions.get(id)?.terminalId === terminalId) this.sessions.delete(id);
   }
 
+  /** Sessions still open (not ended, not expired). */
+  get size(): number {
+    this.expire();
+    return this.sessions.size;
+  }
+
   private expire(): void {
     const now = this.clock();
     for (const [id, s] of this.sessions) if (s.expiresAt <= now) this.sessions.delete(id);

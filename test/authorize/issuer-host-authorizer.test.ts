@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { IssuerHost } from "../../simulators/issuer/issuer-host.js";
 import type { IssuerHostAuthorizer } from "../../src/authorize/issuer-host.js";
 import type { Transmit } from "../../src/pcsc/apdu/exchange.js";
+import { waitUntil } from "../../src/util/wait.js";
 import {
   authorizerFor,
   CARD_ID,
@@ -46,6 +47,28 @@ const flipFirstBit = (mac: Buffer): Buffer => {
 };
 
 const statuses = (): string[] => host.entries().map((e) => e.status);
+
+describe("issuer host authorizer: sessions", () => {
+  it("ends the issuer session of every exchange once it is done: an identification, a load, a failed one", async () => {
+    // An identification only (what restore does): authenticate, nothing more.
+    await authorizer.session(async (session) => {
+      await new LoadSteps(card, session).authenticate();
+    });
+    await load(authorizer, card, 1000);
+    await authorizer
+      .session(async (session) => {
+        await new LoadSteps(card, session).authenticate();
+        throw new Error("the card was pulled");
+      })
+      .catch(() => undefined);
+    await waitUntil(
+      "every issuer session ended",
+      () => (host.openSessions() === 0 ? true : undefined),
+      5_000,
+    );
+    expect(host.ledger().authorizations).toHaveLength(1);
+  });
+});
 
 describe("issuer host authorizer: loads", () => {
   it("authorizes a load, and the verified S3 marks it applied in the issuer's ledger", async () => {
