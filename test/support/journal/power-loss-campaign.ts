@@ -59,6 +59,7 @@ export interface WorkloadEnv {
 }
 
 const RUN_TIMEOUT_MS = 20_000;
+const BOOT_CLOCK_MS = Date.parse("2025-01-01T00:00:00Z");
 
 function describeError(e: unknown): string {
   if (e instanceof TermhostError) return `${e.code}: ${e.message}`;
@@ -128,6 +129,10 @@ export async function runPowerLoss(
     }
   };
   let timer: NodeJS.Timeout | undefined;
+  // Every boot reads the same clock, like a terminal without a clock battery: anything named
+  // after the time (the copy of a torn tail) meets the name an earlier boot gave it.
+  const realNow = Date.now;
+  Date.now = () => BOOT_CLOCK_MS;
   await Promise.race([
     body(),
     new Promise<void>((res) => {
@@ -136,7 +141,10 @@ export async function runPowerLoss(
         res();
       }, RUN_TIMEOUT_MS);
     }),
-  ]).finally(() => clearTimeout(timer));
+  ]).finally(() => {
+    clearTimeout(timer);
+    Date.now = realNow;
+  });
   return {
     failures,
     syncPoints: fs1.syncPoints,
