@@ -3,7 +3,8 @@
  *   raw           write(2) of a 128-byte record + fdatasync, in a loop (the limit)
  *   single        one writer awaiting each append of a 128-byte frame
  *   concurrent64  64 writers appending at once (group commit)
- *   reopen_1m     openJournal of a file holding 1,000,000 records, and of its compacted snapshot
+ *   reopen_1m     openJournal of a file holding 1,000,000 records (wall and CPU time), and of its
+ *                 compacted snapshot
  * The last line is one JSON object with the figures.
  */
 import { mkdtempSync, rmSync, statSync } from "node:fs";
@@ -75,11 +76,22 @@ async function build1m(path: string): Promise<void> {
   await j.close();
 }
 
-async function reopen(path: string): Promise<{ ms: number; records: number; open: number }> {
+/**
+ * Wall time is what a restart waits; CPU time (this process, all threads) is what the replay
+ * costs, and stays readable when other work shares the machine's cores.
+ */
+async function reopen(path: string): Promise<{ ms: number; cpuMs: number; records: number; open: number }> {
   const t = performance.now();
+  const c = process.cpuUsage();
   const j = await openJournal(ledgerOptions(path, { keepClosedIds: false, compactAtBytes: 0 }));
   const ms = performance.now() - t;
-  const r = { ms, records: j.recovery.recordsReplayed, open: j.state.open.size };
+  const u = process.cpuUsage(c);
+  const r = {
+    ms,
+    cpuMs: (u.user + u.system) / 1000,
+    records: j.recovery.recordsReplayed,
+    open: j.state.open.size,
+  };
   await j.close();
   return r;
 }
@@ -122,7 +134,7 @@ try {
   );
   const replay = await reopen(big);
   console.log(
-    `reopen replaying ${replay.records} records: ${Math.round(replay.ms)} ms (${replay.open} open)`,
+    `reopen replaying ${replay.records} records: ${Math.round(replay.ms)} ms, ${Math.round(replay.cpuMs)} ms CPU (${replay.open} open)`,
   );
   const j = await openJournal(ledgerOptions(big, { keepClosedIds: false, compactAtBytes: 0 }));
   await j.compact();
@@ -138,6 +150,7 @@ try {
       single_per_s: singlePerS,
       concurrent64_per_s: concPerS,
       reopen_1m_ms: Math.round(replay.ms),
+      reopen_1m_cpu_ms: Math.round(replay.cpuMs),
       reopen_1m_snapshot_ms: Math.round(snap.ms),
       single_vs_raw: Number((singlePerS / rawPerS).toFixed(3)),
       concurrent64_vs_single: Number((concPerS / singlePerS).toFixed(2)),

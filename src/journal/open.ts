@@ -27,6 +27,9 @@ import type { DroppedTail, JournalOptions, RecordTypes, RecoveryReport, SyncMode
 
 export const DEFAULT_COMPACT_AT_BYTES = 16 * 1024 * 1024;
 
+/** Names tried for the copy of a dropped tail before the open gives up. */
+const MAX_TORN_COPY_NAMES = 100;
+
 export function creationTempPath(path: string): string {
   return `${path}.new`;
 }
@@ -206,10 +209,21 @@ async function dropTail(
   const bytes = scan.fileSize - d.truncateAt;
   let savedTo: string | null = null;
   if (bytes > 0) {
-    savedTo = `${path}.torn-${d.truncateAt}-${Date.now()}`;
     const buf = Buffer.allocUnsafe(bytes);
     const n = await readFully(f, fd, buf, 0, bytes, d.truncateAt);
-    const out = await f.open(savedTo, O_CREAT_EXCL_RDWR);
+    const base = `${path}.torn-${d.truncateAt}-${Date.now()}`;
+    let out: number | null = null;
+    // A power cut after an earlier recovery's copy got its name, but before its cut-back was
+    // durable, leaves that name taken; the clock of a terminal without a battery may read the
+    // same millisecond again. That copy stays as evidence; this one takes the next free name.
+    for (let k = 0; out === null; k++) {
+      savedTo = k === 0 ? base : `${base}.${k}`;
+      try {
+        out = await f.open(savedTo, O_CREAT_EXCL_RDWR);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "EEXIST" || k >= MAX_TORN_COPY_NAMES) throw e;
+      }
+    }
     try {
       await writeFully(f, out, buf, n, 0);
       await f.fsync(out);
