@@ -3,8 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { isTermhostError } from "../../src/errors/errors.js";
+import type { SyncMode } from "../../src/journal/index.js";
 import { waitUntil } from "../../src/util/wait.js";
 import { isOpen, type ValueTx } from "../../src/value/records.js";
+import { PowerLossFs } from "../support/journal/power-loss-fs.js";
 import { Incarnation } from "./model/incarnation.js";
 import { type Fault, FaultPlan, World } from "./model/world.js";
 
@@ -35,6 +37,8 @@ function tempDir(): string {
 
 interface Run {
   kind: "load" | "debit";
+  /** The journal on a disk that loses what was not synced when the daemon dies (a power cut). */
+  power?: { seed: number; sync: SyncMode };
   at: number;
   fault: Fault;
   /** Transactions made on the card at another terminal between the fault and the restore. */
@@ -53,7 +57,10 @@ async function play(run: Run): Promise<Outcome> {
   world.addCard(CARD, READER);
   const dir = tempDir();
   const plan = Object.assign(new FaultPlan(), { at: run.at, fault: run.fault });
-  let life = await Incarnation.start(world, dir, plan);
+  let disk = run.power === undefined ? undefined : new PowerLossFs({ seed: run.power.seed, jitter: false });
+  const on = (d: PowerLossFs | undefined) =>
+    d === undefined || run.power === undefined ? {} : { disk: d, sync: run.power.sync };
+  let life = await Incarnation.start(world, dir, plan, on(disk));
   plan.armed = true;
   life.engine.start();
   const req = { reader: READER, amount: 700, currency: 978, requestId: `r-${run.kind}` };
@@ -64,9 +71,12 @@ async function play(run: Run): Promise<Outcome> {
     told = isTermhostError(e) ? e.code : String(e);
   }
   if (plan.crashed) {
+    // The power goes with the daemon: what was not synced is lost, torn or kept, as a disk does.
+    disk?.cutNow("the daemon died");
     await life.kill();
+    disk = disk?.reboot({ seed: (run.power?.seed ?? 0) + 1, jitter: false });
     for (let i = 0; i < run.elsewhere; i++) world.useElsewhere(CARD);
-    life = await Incarnation.start(world, dir);
+    life = await Incarnation.start(world, dir, new FaultPlan(), on(disk));
     life.engine.start();
   } else {
     for (let i = 0; i < run.elsewhere; i++) world.useElsewhere(CARD);
@@ -162,6 +172,33 @@ describe("value engine model: every fault at every effect", () => {
       // Every outcome is reached somewhere: the runs exercise each branch, not only the happy one.
       expect(Object.keys(phases).sort()).toEqual(["applied", "failed", "unresolved"]);
       console.log(`model ${kind}: ${points} effect points, ${runs} runs, outcomes ${JSON.stringify(phases)}`);
+    }, 120_000);
+  }
+});
+
+describe("value engine model on a disk that loses power with the daemon", () => {
+  for (const sync of ["dsync", "fdatasync"] as const) {
+    it(`load and purchase, journal synced by ${sync}: every fault at every effect, a power cut at each crash`, async () => {
+      let runs = 0;
+      for (const kind of ["load", "debit"] as const) {
+        const clean = await play({
+          kind,
+          at: -1,
+          fault: "throw-before",
+          elsewhere: 0,
+          power: { seed: 1, sync },
+        });
+        expect(clean.tx.phase).toBe("applied");
+        for (let at = 0; at < clean.points.length; at++)
+          for (const fault of FAULTS)
+            for (const elsewhere of LONG ? [0, 1, 2, 3] : [0, 2]) {
+              const run = { kind, at, fault, elsewhere, power: { seed: 1000 * at + runs, sync } };
+              check(run, await play(run));
+              runs++;
+            }
+      }
+      expect(runs).toBeGreaterThan(60);
+      console.log(`model on a power-loss disk (${sync}): ${runs} runs`);
     }, 120_000);
   }
 });

@@ -6,6 +6,7 @@ import {
   JournalSupervisor,
   nodeFs,
   openJournal,
+  type SyncMode,
 } from "../../../src/journal/index.js";
 import { ValueEngine, type ValueLimits } from "../../../src/value/engine.js";
 import {
@@ -31,19 +32,19 @@ const eio = (what: string) => Object.assign(new Error(`EIO: ${what} (injected)`)
  * journal cannot say), `crash` writes and the process dies before anyone hears of it. A dead
  * incarnation writes nothing.
  */
-export function faultyFs(plan: FaultPlan): JournalFs {
+export function faultyFs(plan: FaultPlan, base: JournalFs = nodeFs): JournalFs {
   let failUndo = false;
   return {
-    ...nodeFs,
+    ...bind(base),
     // The journal writes with O_DSYNC: each write is its flush, and the effect point.
     write: async (fd, buf, off, len, pos) => {
       if (plan.dead) throw eio("write after death");
-      if (!plan.armed) return nodeFs.write(fd, buf, off, len, pos);
+      if (!plan.armed) return base.write(fd, buf, off, len, pos);
       const index = plan.points.length;
       plan.points.push("journal.write");
-      if (index !== plan.at) return nodeFs.write(fd, buf, off, len, pos);
+      if (index !== plan.at) return base.write(fd, buf, off, len, pos);
       if (plan.fault === "throw-before") throw eio("write");
-      const n = await nodeFs.write(fd, buf, off, len, pos);
+      const n = await base.write(fd, buf, off, len, pos);
       if (plan.fault === "throw-after") {
         failUndo = true;
         throw eio("write reported failed after it reached the disk");
@@ -60,13 +61,34 @@ export function faultyFs(plan: FaultPlan): JournalFs {
         failUndo = false;
         return Promise.reject(eio("undo"));
       }
-      return nodeFs.ftruncate(fd, len);
+      return base.ftruncate(fd, len);
     },
-    fdatasync: (fd) => (plan.dead ? Promise.reject(eio("flush after death")) : nodeFs.fdatasync(fd)),
+    fdatasync: (fd) => (plan.dead ? Promise.reject(eio("flush after death")) : base.fdatasync(fd)),
+  };
+}
+
+/** The methods of `f` bound to it, so a spread keeps working for class-based file systems. */
+function bind(f: JournalFs): JournalFs {
+  return {
+    open: f.open.bind(f),
+    close: f.close.bind(f),
+    read: f.read.bind(f),
+    write: f.write.bind(f),
+    fdatasync: f.fdatasync.bind(f),
+    fsync: f.fsync.bind(f),
+    ftruncate: f.ftruncate.bind(f),
+    fstatSize: f.fstatSize.bind(f),
+    rename: f.rename.bind(f),
+    link: f.link.bind(f),
+    unlink: f.unlink.bind(f),
+    exists: f.exists.bind(f),
   };
 }
 
 export interface IncarnationOptions {
+  /** The disk under the journal (default: the real one). */
+  disk?: JournalFs;
+  sync?: SyncMode;
   limits?: Partial<ValueLimits>;
   currencies?: number[];
   retention?: ValueRetention;
@@ -86,7 +108,7 @@ export class Incarnation {
     plan = new FaultPlan(),
     o: IncarnationOptions = {},
   ): Promise<Incarnation> {
-    const fs = faultyFs(plan);
+    const fs = faultyFs(plan, o.disk ?? nodeFs);
     const retention = o.retention ?? DEFAULT_RETENTION;
     const path = join(dir, "value.journal");
     let engine: ValueEngine | undefined;
@@ -102,6 +124,7 @@ export class Incarnation {
           reduce: reduceValue,
           snapshot: valueSnapshot(retention),
           fs,
+          ...(o.sync === undefined ? {} : { sync: o.sync }),
           onEvent,
         }) as unknown as Promise<ValueJournal>,
       onReopened: (j) => engine?.replaceJournal(j),
