@@ -80,7 +80,7 @@ export class PostageService {
   private readonly meters = new Map<string, Meter>();
   private readonly runners = new Map<string, BatchRunner>();
   private readonly progressListeners = new Map<string, (view: BatchView) => void>();
-  private readonly starting = new Map<string, Promise<BatchView>>();
+  private readonly starting = new Map<string, { request: StartBatch; view: Promise<BatchView> }>();
   private readonly waiting = new Map<string, Waiting>();
   /** Reconciliations started per meter: a newer connection's takes over from one still waiting. */
   private readonly reconciles = new Map<string, number>();
@@ -159,7 +159,7 @@ export class PostageService {
 
   // --- batches ------------------------------------------------------------------------------
 
-  startBatch(p: StartBatch, session: BatchSession = {}): Promise<BatchView> {
+  async startBatch(p: StartBatch, session: BatchSession = {}): Promise<BatchView> {
     const m = this.meter(p.meter);
     for (const piece of p.pieces)
       if (piece.currency !== m.profile.currency)
@@ -170,15 +170,17 @@ export class PostageService {
         );
     const existing = this.ledger.batchByRequest(p.requestId);
     if (existing !== undefined) {
-      if (existing.meter !== p.meter || existing.requestedPieces !== p.pieces.length)
-        throw conflict(p.requestId);
-      return Promise.resolve(this.view(existing.batchId));
+      if (!sameBatchRequest(existing, p)) throw conflict(p.requestId, existing.batchId);
+      return this.view(existing.batchId);
     }
     const inFlight = this.starting.get(p.requestId);
-    if (inFlight !== undefined) return inFlight;
-    const started = this.reserveAndRun(p, session).finally(() => this.starting.delete(p.requestId));
-    this.starting.set(p.requestId, started);
-    return started;
+    if (inFlight !== undefined) {
+      if (!sameBatchRequest(inFlight.request, p)) throw conflict(p.requestId, null);
+      return inFlight.view;
+    }
+    const view = this.reserveAndRun(p, session).finally(() => this.starting.delete(p.requestId));
+    this.starting.set(p.requestId, { request: p, view });
+    return view;
   }
 
   status(q: { batchId?: string | undefined; requestId?: string | undefined }): BatchView {
@@ -560,13 +562,44 @@ export class PostageService {
   }
 }
 
-function conflict(requestId: string): TermhostError {
+/**
+ * Whether a resent start is the batch already known under its request id: the same meter, procedure
+ * and pieces. A partial batch keeps only the pieces it reserved, so those and the requested count are
+ * compared.
+ */
+function sameBatchRequest(
+  known: Pick<StartBatch, "meter" | "pieces" | "onInsufficient"> & { requestedPieces?: number },
+  p: StartBatch,
+): boolean {
+  const requested = known.requestedPieces ?? known.pieces.length;
+  return (
+    known.meter === p.meter &&
+    known.onInsufficient === p.onInsufficient &&
+    requested === p.pieces.length &&
+    known.pieces.every((k, i) => samePiece(k, p.pieces[i]))
+  );
+}
+
+function samePiece(a: PieceSpec, b: PieceSpec | undefined): boolean {
+  return (
+    b !== undefined &&
+    a.amount === b.amount &&
+    a.currency === b.currency &&
+    a.class === b.class &&
+    a.origin === b.origin &&
+    a.destination === b.destination
+  );
+}
+
+function conflict(requestId: string, batchId: string | null): TermhostError {
   return new TermhostError(
-    "POSTAGE_REQUEST_CONFLICT",
-    `request id '${requestId}' was used for another request`,
+    "REQUEST_ID_CONFLICT",
+    `request id '${requestId}' names a batch with other parameters (meter, pieces or procedure)`,
     {
-      hint: "use a new request id for a new request",
-      context: { requestId },
+      hint:
+        "use a new request id for a new batch; resend exactly the first parameters to get the first batch back " +
+        "(postage.batch.status with this requestId shows it)",
+      context: { requestId, ...(batchId === null ? {} : { batchId }) },
     },
   );
 }
