@@ -7,11 +7,11 @@ import { BatchRunner } from "./batch/runner.js";
 import { type BatchView, batchView } from "./batch/views.js";
 import { PostageLedger } from "./ledger/ledger.js";
 import type { InsufficientProcedure, PieceSpec } from "./ledger/records.js";
-import { resolvePendingPrints } from "./ledger/recovery.js";
 import type { LedgerRetention } from "./ledger/state.js";
 import { type ConnectView, MeterDriver } from "./meter/meter-driver.js";
 import type { MeterProfile } from "./meter/profile.js";
 import type { Registers } from "./protocol/index.js";
+import { reconcilePrints } from "./reconcile.js";
 import { MeterDevices } from "./refill/meter-devices.js";
 import type { MeterLinkOptions } from "./transport/meter-link.js";
 import type { MeterTransport } from "./transport/transport.js";
@@ -331,6 +331,7 @@ export class PostageService {
         remaining: 0,
         released: 0,
         reason: null,
+        unresolved: [],
         indicia: [],
       };
     if (batch === undefined)
@@ -433,79 +434,23 @@ export class PostageService {
   }
 
   /**
-   * At every (re)connection, before anything value-moving is sent: decides every open intent from
-   * the meter's last transaction, closes batches nobody runs any more, and aligns the balance
-   * mirror with the registers. Interrupted refills are the value engine's: it restores them once
-   * the driver is ready.
+   * At every (re)connection, before anything value-moving is sent: decides every open intent with the
+   * meter's help (src/postage/reconcile.ts), closes batches nobody runs any more, and aligns the
+   * balance mirror with the registers. Interrupted refills are the value engine's: it restores them
+   * once the driver is ready.
    */
   private async reconcile(name: string, view: ConnectView): Promise<void> {
-    const { resolutions, pieceCountAgrees } = resolvePendingPrints(
-      this.ledger.state,
-      name,
-      view.registers,
-      view.last,
+    const registers = await reconcilePrints(
+      {
+        ledger: this.ledger,
+        meter: name,
+        driver: this.meter(name).driver,
+        running: (batchId) => this.runners.has(batchId),
+        log: this.o.log,
+      },
+      view,
     );
-    if (!pieceCountAgrees)
-      this.o.log?.warn(
-        {
-          meter: name,
-          mirror: this.ledger.state.meters.get(name)?.pieceCount,
-          meterPieces: view.registers.pieceCount,
-        },
-        "meter piece count differs from the ledger's",
-      );
-    for (const r of resolutions) {
-      const batch = this.ledger.batch(r.batchId);
-      const pending = batch?.pending;
-      if (batch === undefined || pending === null || pending === undefined) continue;
-      if (r.printed) {
-        const i = r.indicium;
-        await this.ledger.write([
-          {
-            type: "indicium.printed",
-            body: {
-              batchId: r.batchId,
-              pieceIndex: pending.pieceIndex,
-              txnId: i.txnId,
-              amount: i.amount,
-              sequence: i.sequence,
-              descendingAfter: i.descendingAfter,
-              date: i.date,
-              mac: i.mac,
-            },
-          },
-        ]);
-      } else if (!this.runners.has(r.batchId)) {
-        await this.ledger.write([
-          {
-            type: "print.voided",
-            body: {
-              batchId: r.batchId,
-              pieceIndex: pending.pieceIndex,
-              txnId: r.txnId,
-              reason: "not printed (meter's last transaction)",
-            },
-          },
-        ]);
-      }
-      if (!this.runners.has(r.batchId)) {
-        const b = this.ledger.batch(r.batchId);
-        if (b !== undefined && b.outcome === null)
-          await this.ledger.write([
-            {
-              type: "reservation.closed",
-              body: {
-                batchId: b.batchId,
-                outcome: "interrupted",
-                released: b.remaining,
-                reason: "daemon restarted",
-                closedAt: new Date().toISOString(),
-              },
-            },
-          ]);
-      }
-    }
-    await this.ledger.synced(name, view.registers);
+    await this.ledger.synced(name, registers);
     this.fundsChanged(name);
   }
 

@@ -34,7 +34,14 @@ const MeterFunds = z.object({
   registers: Registers.nullable(),
 });
 
-export const BatchState = z.enum(["waiting", "printing", "suspended", "recovering", ...BatchOutcome.options]);
+export const BatchState = z.enum([
+  "waiting",
+  "printing",
+  "suspended",
+  "recovering",
+  ...BatchOutcome.options,
+  "unresolved",
+]);
 
 export const BatchResult = z.object({
   batchId: z.string(),
@@ -52,6 +59,10 @@ export const BatchResult = z.object({
   remaining: Money,
   released: Money,
   reason: z.string().nullable(),
+  /** Pieces the meter could not tell printed or not (state unresolved): held as spent; a technician checks them. */
+  unresolved: z.array(
+    z.object({ pieceIndex: z.number().int(), txnId: z.string(), amount: Money, reason: z.string() }),
+  ),
   indicia: z.array(
     z.object({
       pieceIndex: z.number().int(),
