@@ -1,10 +1,12 @@
 import type { Logger } from "pino";
 import { TermhostError } from "../errors/errors.js";
 import type { JournalFs } from "../journal/index.js";
+import { currencyNumeric } from "../purse/currency.js";
 import { newBatchId } from "./batch/ids.js";
 import { Mutex } from "./batch/lock.js";
 import { BatchRunner } from "./batch/runner.js";
 import { type BatchView, batchView } from "./batch/views.js";
+import { DEFAULT_MAX_REFILL } from "./config.js";
 import { PostageLedger } from "./ledger/ledger.js";
 import type { InsufficientProcedure, PieceSpec } from "./ledger/records.js";
 import type { LedgerRetention } from "./ledger/state.js";
@@ -37,6 +39,8 @@ export interface PostageServiceOptions {
   journalFs?: JournalFs;
   /** How long and how many finished batches stay answerable. */
   retention?: LedgerRetention;
+  /** The largest single refill (minor units); DEFAULT_MAX_REFILL when absent. */
+  maxRefillAmount?: number;
 }
 
 export interface StartBatch {
@@ -395,6 +399,41 @@ export class PostageService {
   /** The control total as last read or returned by the meter. */
   controlTotal(meter: string): number | undefined {
     return this.meter(meter).driver.registers?.controlTotal;
+  }
+
+  /**
+   * A refill's own checks, before the value engine sees it (it applies the terminal's value limits to
+   * card loads only): a positive amount, in the meter's currency when the caller names one, within
+   * `postage.maxRefillAmount`.
+   */
+  checkRefill(r: { meter: string; amount: number; currency?: string | undefined }): void {
+    const m = this.meter(r.meter);
+    const currency = m.profile.currency;
+    if (r.currency !== undefined && r.currency !== currency)
+      throw new TermhostError("VALUE_REFUSED", `meter ${r.meter} holds ${currency}, not ${r.currency}`, {
+        hint: `ask for the refill in ${currency}, the currency of the meter's profile`,
+        context: { meter: r.meter, meterCurrency: currency, currency: r.currency },
+      });
+    if (currencyNumeric(currency) === undefined)
+      throw new TermhostError(
+        "VALUE_REFUSED",
+        `meter ${r.meter}: its profile's currency ${currency} is unknown`,
+        {
+          hint: "fix the currency of the meter profile (an ISO 4217 code)",
+          context: { meter: r.meter, meterCurrency: currency },
+        },
+      );
+    if (!Number.isInteger(r.amount) || r.amount <= 0)
+      throw new TermhostError("VALUE_REFUSED", `a refill adds a positive amount, not ${r.amount}`, {
+        hint: "give the amount in minor units, at least 1",
+        context: { meter: r.meter, amount: r.amount },
+      });
+    const limit = this.o.maxRefillAmount ?? DEFAULT_MAX_REFILL;
+    if (r.amount > limit)
+      throw new TermhostError("LIMIT_EXCEEDED", `${r.amount} is above the single refill limit of ${limit}`, {
+        hint: "refill in several requests, or raise postage.maxRefillAmount in the configuration",
+        context: { meter: r.meter, amount: r.amount, limit, currency },
+      });
   }
 
   /** Whether the daemon can sign a refill of this meter itself (a simulated meter's vendor key). */

@@ -132,11 +132,14 @@ export const PostageMethods = {
   },
   "postage.refill": {
     description:
-      "add funds to a meter with the vendor's authorization for this meter, amount, next inspection and the refill's transaction id",
+      "add funds to a meter with the vendor's authorization for this meter, amount, control total before, next inspection and the refill's transaction id",
     params: z
       .object({
         meter: MeterName,
-        amount: z.number().int().min(0).max(100_000_000),
+        /** Minor units; at most postage.maxRefillAmount (LIMIT_EXCEEDED). */
+        amount: z.number().int().min(1).max(100_000_000),
+        /** When given, it must be the meter's currency (VALUE_REFUSED otherwise). */
+        currency: Currency.optional(),
         nextInspection: z.iso.date(),
         requestId: RequestId,
         authorization: z
