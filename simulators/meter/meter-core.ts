@@ -19,6 +19,8 @@ import {
   loadMeterState,
   type MeterState,
   RECENT_LIMIT,
+  REFILL_LIMIT,
+  type RefillRecord,
   saveMeterState,
   type TxnRecord,
 } from "./state-file.js";
@@ -157,10 +159,19 @@ export class MeterCore {
     return okPayload(Commands.print.response.serialize(indicium));
   }
 
+  /**
+   * A REFILL is looked up by its transaction id first: one applied is answered with the registers
+   * and never credited again. A new one must carry the vendor's authorization and the meter's current
+   * control total, which the authorization binds: an authorization applied once is void forever.
+   */
   private refill(req: RefillRequest): Buffer {
     const seen = this.findTxn(req.txnId);
     if (seen !== undefined) {
-      if (seen.kind !== "refill" || seen.amount !== req.amount)
+      if (
+        seen.kind !== "refill" ||
+        seen.amount !== req.amount ||
+        (seen.controlTotalBefore !== undefined && seen.controlTotalBefore !== req.controlTotalBefore)
+      )
         return refusalPayload(ResultCode.TXN_CONFLICT);
       return okPayload(Commands.refill.response.serialize(this.registers()));
     }
@@ -171,7 +182,14 @@ export class MeterCore {
     );
     if (!macEquals(expected, Buffer.from(req.authorization, "hex")))
       return refusalPayload(ResultCode.BAD_AUTHORIZATION);
-    const pending = { txnId: req.txnId, amount: req.amount, nextInspection: req.nextInspection };
+    if (req.controlTotalBefore !== this.state.registers.controlTotal)
+      return refusalPayload(ResultCode.CONTROL_TOTAL_MISMATCH);
+    const pending = {
+      txnId: req.txnId,
+      amount: req.amount,
+      controlTotalBefore: req.controlTotalBefore,
+      nextInspection: req.nextInspection,
+    };
     // Two durable steps: the pending credit first, so a power loss between them is finished at
     // power-up instead of being lost or applied twice.
     this.commit({ ...this.state, pendingRefill: pending });
@@ -186,12 +204,14 @@ export class MeterCore {
   private applyRefill(p: NonNullable<MeterState["pendingRefill"]>): void {
     const r = this.state.registers;
     const registers = { ...r, descending: r.descending + p.amount, controlTotal: r.controlTotal + p.amount };
+    const record: RefillRecord = { kind: "refill", ...p, controlTotalAfter: registers.controlTotal };
     this.commit({
       ...this.state,
       registers,
       inspectionDue: p.nextInspection,
       pendingRefill: null,
-      recent: this.remember({ kind: "refill", ...p, controlTotalAfter: registers.controlTotal }),
+      recent: this.remember(record),
+      refills: [...this.state.refills, record].slice(-REFILL_LIMIT),
     });
   }
 
@@ -208,7 +228,10 @@ export class MeterCore {
   }
 
   private findTxn(txnId: string): TxnRecord | undefined {
-    return this.state.recent.find((t) => (t.kind === "print" ? t.request.txnId : t.txnId) === txnId);
+    return (
+      this.state.recent.find((t) => (t.kind === "print" ? t.request.txnId : t.txnId) === txnId) ??
+      this.state.refills.find((t) => t.kind === "refill" && t.txnId === txnId)
+    );
   }
 
   private remember(t: TxnRecord): TxnRecord[] {

@@ -14,11 +14,14 @@ export const TxnRecord = z.discriminatedUnion("kind", [
     kind: z.literal("refill"),
     txnId: z.string(),
     amount: z.number().int().min(0),
+    /** The control total the refill was authorized at (state files before it: unknown). */
+    controlTotalBefore: z.number().int().min(0).optional(),
     nextInspection: z.iso.date(),
     controlTotalAfter: z.number().int().min(0),
   }),
 ]);
 export type TxnRecord = z.infer<typeof TxnRecord>;
+export type RefillRecord = Extract<TxnRecord, { kind: "refill" }>;
 
 /**
  * Everything that survives a power cycle. One JSON file, replaced atomically (write a temporary
@@ -34,14 +37,25 @@ export const MeterState = z.object({
   registers: Registers,
   /** A refill whose authorization was accepted but whose credit is not yet applied. */
   pendingRefill: z
-    .object({ txnId: z.string(), amount: z.number().int().min(0), nextInspection: z.iso.date() })
+    .object({
+      txnId: z.string(),
+      amount: z.number().int().min(0),
+      controlTotalBefore: z.number().int().min(0).optional(),
+      nextInspection: z.iso.date(),
+    })
     .nullable(),
   /** Recent transactions, newest last; bounded by RECENT_LIMIT. */
   recent: z.array(TxnRecord),
+  /**
+   * The last refills, newest last, bounded by REFILL_LIMIT and kept apart from `recent`: prints never
+   * push a refill out, so a resent REFILL is answered for as long as a host can still be restoring it.
+   */
+  refills: z.array(TxnRecord).default([]),
 });
 export type MeterState = z.infer<typeof MeterState>;
 
 export const RECENT_LIMIT = 64;
+export const REFILL_LIMIT = 32;
 
 /** Well-known simulator keys: the daemon refuses them in production mode. */
 export const TEST_MAC_KEY = "000102030405060708090a0b0c0d0e0f";
@@ -65,6 +79,7 @@ export function freshMeterState(overrides: Partial<MeterState> = {}): MeterState
     },
     pendingRefill: null,
     recent: [],
+    refills: [],
     ...overrides,
   });
 }

@@ -69,7 +69,7 @@ export function exitCodeFor(code: ErrorCode): ExitCode {
     case "POSTAGE_CURRENCY_MISMATCH":
     case "POSTAGE_REFILL_UNAUTHORIZED":
     case "REQUEST_CONFLICT":
-    case "POSTAGE_REQUEST_CONFLICT":
+    case "REQUEST_ID_CONFLICT":
       return Exit.DECLINED;
     case "JOURNAL_LOCKED":
       return Exit.JOURNAL_LOCKED;

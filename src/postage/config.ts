@@ -1,5 +1,10 @@
 import { z } from "zod";
 import { MeterName } from "./ledger/records.js";
+import { MAX_REFILL_AMOUNT } from "./protocol/constants.js";
+
+/** 5,000.00 in a two-decimal currency: a few months of a busy kiosk's postage, far below the wire's bound. */
+export const DEFAULT_MAX_REFILL = 500_000;
+
 import type { LedgerRetention } from "./ledger/state.js";
 
 const Key = z.string().regex(/^[0-9a-f]{32}$/, "16-byte key as lowercase hex");
@@ -32,6 +37,8 @@ export const PostageConfig = z
     /** …the oldest forgotten first past this many of them, or past this many pieces in them (memory). */
     retainFinishedBatches: z.number().int().min(100).max(200_000).default(20_000),
     retainFinishedPieces: z.number().int().min(1000).max(200_000).default(100_000),
+    /** The largest refill one `postage.refill` may ask for, in the meter's minor units. */
+    maxRefillAmount: z.number().int().min(1).max(MAX_REFILL_AMOUNT).default(DEFAULT_MAX_REFILL),
   })
   .strict();
 export type PostageConfig = z.infer<typeof PostageConfig>;

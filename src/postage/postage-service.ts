@@ -1,17 +1,19 @@
 import type { Logger } from "pino";
 import { TermhostError } from "../errors/errors.js";
 import type { JournalFs } from "../journal/index.js";
+import { currencyNumeric } from "../purse/currency.js";
 import { newBatchId } from "./batch/ids.js";
 import { Mutex } from "./batch/lock.js";
 import { BatchRunner } from "./batch/runner.js";
 import { type BatchView, batchView } from "./batch/views.js";
+import { DEFAULT_MAX_REFILL } from "./config.js";
 import { PostageLedger } from "./ledger/ledger.js";
 import type { InsufficientProcedure, PieceSpec } from "./ledger/records.js";
-import { resolvePendingPrints } from "./ledger/recovery.js";
 import type { LedgerRetention } from "./ledger/state.js";
 import { type ConnectView, MeterDriver } from "./meter/meter-driver.js";
 import type { MeterProfile } from "./meter/profile.js";
 import type { Registers } from "./protocol/index.js";
+import { reconcilePrints } from "./reconcile.js";
 import { MeterDevices } from "./refill/meter-devices.js";
 import type { MeterLinkOptions } from "./transport/meter-link.js";
 import type { MeterTransport } from "./transport/transport.js";
@@ -37,6 +39,8 @@ export interface PostageServiceOptions {
   journalFs?: JournalFs;
   /** How long and how many finished batches stay answerable. */
   retention?: LedgerRetention;
+  /** The largest single refill (minor units); DEFAULT_MAX_REFILL when absent. */
+  maxRefillAmount?: number;
 }
 
 export interface StartBatch {
@@ -80,7 +84,7 @@ export class PostageService {
   private readonly meters = new Map<string, Meter>();
   private readonly runners = new Map<string, BatchRunner>();
   private readonly progressListeners = new Map<string, (view: BatchView) => void>();
-  private readonly starting = new Map<string, Promise<BatchView>>();
+  private readonly starting = new Map<string, { request: StartBatch; view: Promise<BatchView> }>();
   private readonly waiting = new Map<string, Waiting>();
   /** Reconciliations started per meter: a newer connection's takes over from one still waiting. */
   private readonly reconciles = new Map<string, number>();
@@ -159,7 +163,7 @@ export class PostageService {
 
   // --- batches ------------------------------------------------------------------------------
 
-  startBatch(p: StartBatch, session: BatchSession = {}): Promise<BatchView> {
+  async startBatch(p: StartBatch, session: BatchSession = {}): Promise<BatchView> {
     const m = this.meter(p.meter);
     for (const piece of p.pieces)
       if (piece.currency !== m.profile.currency)
@@ -170,15 +174,17 @@ export class PostageService {
         );
     const existing = this.ledger.batchByRequest(p.requestId);
     if (existing !== undefined) {
-      if (existing.meter !== p.meter || existing.requestedPieces !== p.pieces.length)
-        throw conflict(p.requestId);
-      return Promise.resolve(this.view(existing.batchId));
+      if (!sameBatchRequest(existing, p)) throw conflict(p.requestId, existing.batchId);
+      return this.view(existing.batchId);
     }
     const inFlight = this.starting.get(p.requestId);
-    if (inFlight !== undefined) return inFlight;
-    const started = this.reserveAndRun(p, session).finally(() => this.starting.delete(p.requestId));
-    this.starting.set(p.requestId, started);
-    return started;
+    if (inFlight !== undefined) {
+      if (!sameBatchRequest(inFlight.request, p)) throw conflict(p.requestId, null);
+      return inFlight.view;
+    }
+    const view = this.reserveAndRun(p, session).finally(() => this.starting.delete(p.requestId));
+    this.starting.set(p.requestId, { request: p, view });
+    return view;
   }
 
   status(q: { batchId?: string | undefined; requestId?: string | undefined }): BatchView {
@@ -329,6 +335,7 @@ export class PostageService {
         remaining: 0,
         released: 0,
         reason: null,
+        unresolved: [],
         indicia: [],
       };
     if (batch === undefined)
@@ -394,6 +401,41 @@ export class PostageService {
     return this.meter(meter).driver.registers?.controlTotal;
   }
 
+  /**
+   * A refill's own checks, before the value engine sees it (it applies the terminal's value limits to
+   * card loads only): a positive amount, in the meter's currency when the caller names one, within
+   * `postage.maxRefillAmount`.
+   */
+  checkRefill(r: { meter: string; amount: number; currency?: string | undefined }): void {
+    const m = this.meter(r.meter);
+    const currency = m.profile.currency;
+    if (r.currency !== undefined && r.currency !== currency)
+      throw new TermhostError("VALUE_REFUSED", `meter ${r.meter} holds ${currency}, not ${r.currency}`, {
+        hint: `ask for the refill in ${currency}, the currency of the meter's profile`,
+        context: { meter: r.meter, meterCurrency: currency, currency: r.currency },
+      });
+    if (currencyNumeric(currency) === undefined)
+      throw new TermhostError(
+        "VALUE_REFUSED",
+        `meter ${r.meter}: its profile's currency ${currency} is unknown`,
+        {
+          hint: "fix the currency of the meter profile (an ISO 4217 code)",
+          context: { meter: r.meter, meterCurrency: currency },
+        },
+      );
+    if (!Number.isInteger(r.amount) || r.amount <= 0)
+      throw new TermhostError("VALUE_REFUSED", `a refill adds a positive amount, not ${r.amount}`, {
+        hint: "give the amount in minor units, at least 1",
+        context: { meter: r.meter, amount: r.amount },
+      });
+    const limit = this.o.maxRefillAmount ?? DEFAULT_MAX_REFILL;
+    if (r.amount > limit)
+      throw new TermhostError("LIMIT_EXCEEDED", `${r.amount} is above the single refill limit of ${limit}`, {
+        hint: "refill in several requests, or raise postage.maxRefillAmount in the configuration",
+        context: { meter: r.meter, amount: r.amount, limit, currency },
+      });
+  }
+
   /** Whether the daemon can sign a refill of this meter itself (a simulated meter's vendor key). */
   signsRefills(meter: string): boolean {
     this.meter(meter);
@@ -431,79 +473,23 @@ export class PostageService {
   }
 
   /**
-   * At every (re)connection, before anything value-moving is sent: decides every open intent from
-   * the meter's last transaction, closes batches nobody runs any more, and aligns the balance
-   * mirror with the registers. Interrupted refills are the value engine's: it restores them once
-   * the driver is ready.
+   * At every (re)connection, before anything value-moving is sent: decides every open intent with the
+   * meter's help (src/postage/reconcile.ts), closes batches nobody runs any more, and aligns the
+   * balance mirror with the registers. Interrupted refills are the value engine's: it restores them
+   * once the driver is ready.
    */
   private async reconcile(name: string, view: ConnectView): Promise<void> {
-    const { resolutions, pieceCountAgrees } = resolvePendingPrints(
-      this.ledger.state,
-      name,
-      view.registers,
-      view.last,
+    const registers = await reconcilePrints(
+      {
+        ledger: this.ledger,
+        meter: name,
+        driver: this.meter(name).driver,
+        running: (batchId) => this.runners.has(batchId),
+        log: this.o.log,
+      },
+      view,
     );
-    if (!pieceCountAgrees)
-      this.o.log?.warn(
-        {
-          meter: name,
-          mirror: this.ledger.state.meters.get(name)?.pieceCount,
-          meterPieces: view.registers.pieceCount,
-        },
-        "meter piece count differs from the ledger's",
-      );
-    for (const r of resolutions) {
-      const batch = this.ledger.batch(r.batchId);
-      const pending = batch?.pending;
-      if (batch === undefined || pending === null || pending === undefined) continue;
-      if (r.printed) {
-        const i = r.indicium;
-        await this.ledger.write([
-          {
-            type: "indicium.printed",
-            body: {
-              batchId: r.batchId,
-              pieceIndex: pending.pieceIndex,
-              txnId: i.txnId,
-              amount: i.amount,
-              sequence: i.sequence,
-              descendingAfter: i.descendingAfter,
-              date: i.date,
-              mac: i.mac,
-            },
-          },
-        ]);
-      } else if (!this.runners.has(r.batchId)) {
-        await this.ledger.write([
-          {
-            type: "print.voided",
-            body: {
-              batchId: r.batchId,
-              pieceIndex: pending.pieceIndex,
-              txnId: r.txnId,
-              reason: "not printed (meter's last transaction)",
-            },
-          },
-        ]);
-      }
-      if (!this.runners.has(r.batchId)) {
-        const b = this.ledger.batch(r.batchId);
-        if (b !== undefined && b.outcome === null)
-          await this.ledger.write([
-            {
-              type: "reservation.closed",
-              body: {
-                batchId: b.batchId,
-                outcome: "interrupted",
-                released: b.remaining,
-                reason: "daemon restarted",
-                closedAt: new Date().toISOString(),
-              },
-            },
-          ]);
-      }
-    }
-    await this.ledger.synced(name, view.registers);
+    await this.ledger.synced(name, registers);
     this.fundsChanged(name);
   }
 
@@ -560,13 +546,44 @@ export class PostageService {
   }
 }
 
-function conflict(requestId: string): TermhostError {
+/**
+ * Whether a resent start is the batch already known under its request id: the same meter, procedure
+ * and pieces. A partial batch keeps only the pieces it reserved, so those and the requested count are
+ * compared.
+ */
+function sameBatchRequest(
+  known: Pick<StartBatch, "meter" | "pieces" | "onInsufficient"> & { requestedPieces?: number },
+  p: StartBatch,
+): boolean {
+  const requested = known.requestedPieces ?? known.pieces.length;
+  return (
+    known.meter === p.meter &&
+    known.onInsufficient === p.onInsufficient &&
+    requested === p.pieces.length &&
+    known.pieces.every((k, i) => samePiece(k, p.pieces[i]))
+  );
+}
+
+function samePiece(a: PieceSpec, b: PieceSpec | undefined): boolean {
+  return (
+    b !== undefined &&
+    a.amount === b.amount &&
+    a.currency === b.currency &&
+    a.class === b.class &&
+    a.origin === b.origin &&
+    a.destination === b.destination
+  );
+}
+
+function conflict(requestId: string, batchId: string | null): TermhostError {
   return new TermhostError(
-    "POSTAGE_REQUEST_CONFLICT",
-    `request id '${requestId}' was used for another request`,
+    "REQUEST_ID_CONFLICT",
+    `request id '${requestId}' names a batch with other parameters (meter, pieces or procedure)`,
     {
-      hint: "use a new request id for a new request",
-      context: { requestId },
+      hint:
+        "use a new request id for a new batch; resend exactly the first parameters to get the first batch back " +
+        "(postage.batch.status with this requestId shows it)",
+      context: { requestId, ...(batchId === null ? {} : { batchId }) },
     },
   );
 }

@@ -46,6 +46,7 @@ export async function startPostage(
     vendorKeys,
     publish,
     retention: retentionOf(config),
+    maxRefillAmount: config.maxRefillAmount,
     log: log.child({ part: "postage" }),
   });
   service.start();

@@ -137,6 +137,36 @@ describe("postage over the daemon's socket", () => {
         })
         .catch((e: unknown) => e);
       expect(isTermhostError(bad, "INVALID_PARAMS")).toBe(true);
+
+      // A refill's own checks come before the value engine: nothing is journaled or sent for them.
+      const refillError = (params: Record<string, unknown>, requestId: string): Promise<unknown> =>
+        (clients[4] as RpcClient)
+          .call("postage.refill", { meter: METER, nextInspection: "2099-12-31", requestId, ...params })
+          .catch((e: unknown) => e);
+      const controlTotal = sim.registers().controlTotal;
+      expect(await refillError({ amount: 100, currency: "USD" }, "rf-usd")).toMatchObject({
+        code: "VALUE_REFUSED",
+        context: { meterCurrency: "EUR", currency: "USD" },
+      });
+      // postage.maxRefillAmount, 500,000 by default.
+      expect(await refillError({ amount: 500_001 }, "rf-big")).toMatchObject({
+        code: "LIMIT_EXCEEDED",
+        context: { limit: 500_000 },
+      });
+      expect(await refillError({ amount: 0 }, "rf-zero")).toMatchObject({ code: "INVALID_PARAMS" });
+      for (const requestId of ["rf-usd", "rf-big", "rf-zero"])
+        expect(
+          await (clients[4] as RpcClient).call("value.status", { requestId }).catch((e: unknown) => e),
+        ).toMatchObject({ code: "TRANSACTION_NOT_FOUND" });
+      expect(sim.registers().controlTotal).toBe(controlTotal);
+      const inEuro = await clients[4]?.call("postage.refill", {
+        meter: METER,
+        amount: 500_000,
+        currency: "EUR",
+        nextInspection: "2099-12-31",
+        requestId: "rf-eur",
+      });
+      expect(inEuro).toMatchObject({ state: "applied", controlTotalAfter: controlTotal + 500_000 });
     } finally {
       for (const c of clients) c.close();
     }

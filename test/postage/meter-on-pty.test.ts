@@ -200,7 +200,12 @@ describe("meter protocol over a real socat pty pair", () => {
   it("refills with a vendor authorization, refuses a forged one, finishes an interrupted refill once", async () => {
     await up();
     const before = await link.getRegisters();
-    const r1 = { txnId: txn(), amount: 5000, nextInspection: "2026-06-30" };
+    const r1 = {
+      txnId: txn(),
+      amount: 5000,
+      controlTotalBefore: before.controlTotal,
+      nextInspection: "2026-06-30",
+    };
     const afterRefill = await link.refill({
       ...r1,
       authorization: vendorAuthorize(TEST_VENDOR_KEY, SERIAL, r1),
@@ -208,13 +213,30 @@ describe("meter protocol over a real socat pty pair", () => {
     expect(afterRefill.controlTotal - before.controlTotal).toBe(5000);
     expect(afterRefill.descending - before.descending).toBe(5000);
     expect(balanced(afterRefill)).toBe(true);
-    const forged = { txnId: txn(), amount: 9000, nextInspection: "2026-06-30" };
+    const forged = {
+      txnId: txn(),
+      amount: 9000,
+      controlTotalBefore: afterRefill.controlTotal,
+      nextInspection: "2026-06-30",
+    };
     expect(await codeOf(link.refill({ ...forged, authorization: "00".repeat(16) }))).toBe("METER_REFUSED");
     const other = vendorAuthorize(TEST_VENDOR_KEY, "OTHER", forged);
     expect(await codeOf(link.refill({ ...forged, authorization: other }))).toBe("METER_REFUSED");
+    // A genuine authorization for another control total (the one before r1): applied already, or
+    // stale — the meter refuses it, however long ago it forgot the transaction id.
+    const stale = { ...r1, txnId: txn() };
+    await expect(
+      link.refill({ ...stale, authorization: vendorAuthorize(TEST_VENDOR_KEY, SERIAL, stale) }),
+    ).rejects.toMatchObject({ code: "METER_REFUSED", context: { result: "CONTROL_TOTAL_MISMATCH" } });
+    expect((await link.getRegisters()).controlTotal).toBe(afterRefill.controlTotal);
 
     // Power fails after the pending credit is on disk; power-up finishes it; a resend does not repeat it.
-    const r2 = { txnId: txn(), amount: 700, nextInspection: "2026-06-30" };
+    const r2 = {
+      txnId: txn(),
+      amount: 700,
+      controlTotalBefore: afterRefill.controlTotal,
+      nextInspection: "2026-06-30",
+    };
     const request = { ...r2, authorization: vendorAuthorize(TEST_VENDOR_KEY, SERIAL, r2) };
     sim.tearNextRefill();
     expect(await codeOf(link.refill(request))).toMatch(/^METER_(TIMEOUT|DISCONNECTED)$/);
@@ -240,7 +262,12 @@ describe("meter protocol over a real socat pty pair", () => {
     const before = await link.getRegisters();
     expect(await codeOf(link.print(piece(10)))).toBe("METER_LOCKED");
     expect(await link.getRegisters()).toEqual(before);
-    const contact = { txnId: txn(), amount: 0, nextInspection: "2030-01-01" };
+    const contact = {
+      txnId: txn(),
+      amount: 0,
+      controlTotalBefore: before.controlTotal,
+      nextInspection: "2030-01-01",
+    };
     await link.refill({ ...contact, authorization: vendorAuthorize(TEST_VENDOR_KEY, SERIAL, contact) });
     expect((await link.getStatus()).locked).toBe(false);
     await link.print(piece(10));

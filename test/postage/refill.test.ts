@@ -12,10 +12,12 @@ import { openRefills, type Refills } from "./support/refills.js";
 
 const INSPECTION = "2099-12-31";
 
-function auth(requestId: string, amount: number): string {
+/** The vendor's authorization at the meter's control total now (or `controlTotal`). */
+function auth(requestId: string, amount: number, controlTotal = bench.sim.registers().controlTotal): string {
   return vendorAuthorize(TEST_VENDOR_KEY, SERIAL, {
     txnId: refillTxnId(SERIAL, requestId),
     amount,
+    controlTotalBefore: controlTotal,
     nextInspection: INSPECTION,
   });
 }
@@ -25,8 +27,9 @@ function auth(requestId: string, amount: number): string {
  * restore steps, against a meter simulator on a real pty. Each interruption point is hit once and
  * the meter must credit exactly once.
  */
+let bench: MeterBench;
+
 describe("meter refills through the value engine, interrupted at every step", () => {
-  let bench: MeterBench;
   let service: PostageService;
   let refills: Refills;
   let expected = 0;
@@ -170,6 +173,7 @@ describe("meter refills through the value engine, interrupted at every step", ()
     await service.driver(METER).refill({
       txnId: refillTxnId(SERIAL, "rf-5"),
       amount: amount(5),
+      controlTotalBefore: bench.sim.registers().controlTotal,
       nextInspection: INSPECTION,
       authorization: auth("rf-5", amount(5)),
     });

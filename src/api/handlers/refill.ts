@@ -40,13 +40,24 @@ export function registerRefillMethod(
         ? { serial: known.cardId, currency: "" }
         : await postage.identity(p.meter, waitMs);
     const txnId = refillTxnId(serial, p.requestId);
+    // A refill's own checks: the value engine applies the terminal's limits to card loads only.
+    if (known === undefined) postage.checkRefill(p);
     if (known === undefined && p.authorization === undefined && !postage.signsRefills(p.meter))
       throw new TermhostError(
         "POSTAGE_REFILL_UNAUTHORIZED",
         `refill of meter ${p.meter} needs a vendor authorization`,
         {
-          hint: "obtain it from the meter vendor for this transaction id, amount and next inspection date",
-          context: { meter: p.meter, serial, txnId, amount: p.amount, nextInspection: p.nextInspection },
+          hint:
+            "obtain it from the meter vendor for this transaction id, amount, control total before and next " +
+            "inspection date; it is valid only while the meter's control total is the one it names",
+          context: {
+            meter: p.meter,
+            serial,
+            txnId,
+            amount: p.amount,
+            controlTotalBefore: postage.controlTotal(p.meter) ?? null,
+            nextInspection: p.nextInspection,
+          },
         },
       );
     const terms: Record<string, string> = { nextInspection: p.nextInspection };

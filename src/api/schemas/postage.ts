@@ -34,7 +34,14 @@ const MeterFunds = z.object({
   registers: Registers.nullable(),
 });
 
-export const BatchState = z.enum(["waiting", "printing", "suspended", "recovering", ...BatchOutcome.options]);
+export const BatchState = z.enum([
+  "waiting",
+  "printing",
+  "suspended",
+  "recovering",
+  ...BatchOutcome.options,
+  "unresolved",
+]);
 
 export const BatchResult = z.object({
   batchId: z.string(),
@@ -52,6 +59,10 @@ export const BatchResult = z.object({
   remaining: Money,
   released: Money,
   reason: z.string().nullable(),
+  /** Pieces the meter could not tell printed or not (state unresolved): held as spent; a technician checks them. */
+  unresolved: z.array(
+    z.object({ pieceIndex: z.number().int(), txnId: z.string(), amount: Money, reason: z.string() }),
+  ),
   indicia: z.array(
     z.object({
       pieceIndex: z.number().int(),
@@ -121,11 +132,14 @@ export const PostageMethods = {
   },
   "postage.refill": {
     description:
-      "add funds to a meter with the vendor's authorization for this meter, amount, next inspection and the refill's transaction id",
+      "add funds to a meter with the vendor's authorization for this meter, amount, control total before, next inspection and the refill's transaction id",
     params: z
       .object({
         meter: MeterName,
-        amount: z.number().int().min(0).max(100_000_000),
+        /** Minor units; at most postage.maxRefillAmount (LIMIT_EXCEEDED). */
+        amount: z.number().int().min(1).max(100_000_000),
+        /** When given, it must be the meter's currency (VALUE_REFUSED otherwise). */
+        currency: Currency.optional(),
         nextInspection: z.iso.date(),
         requestId: RequestId,
         authorization: z

@@ -7,7 +7,7 @@ import type { BatchEntry } from "../ledger/state.js";
 
 type LedgerInput = RecordInput<LedgerRecords>;
 
-import type { MeterDriver } from "../meter/meter-driver.js";
+import { METER_REFUSALS, type MeterDriver } from "../meter/meter-driver.js";
 import { newPrintTxnId, todayUtc } from "./ids.js";
 import type { Mutex } from "./lock.js";
 import {
@@ -31,9 +31,6 @@ export interface RunnerContext {
   /** The service is stopping: stop waiting for the meter. */
   stopping: Promise<void>;
 }
-
-/** Meter answers that mean the piece was not printed. */
-const REFUSALS = new Set(["METER_LOCKED", "METER_INSUFFICIENT_FUNDS", "METER_REFUSED"]);
 
 /**
  * Runs one batch's machine: performs its effects one after another and feeds their results back.
@@ -162,15 +159,22 @@ export class BatchRunner {
       const pending = batch?.pending;
       if (batch === undefined) return { type: "refused", reason: "batch vanished" };
       // The reconciliation after a reconnection may already have found it printed.
-      if (pending === null || pending === undefined || pending.pieceIndex !== pieceIndex)
-        return batch.indicia.some((i) => i.pieceIndex === pieceIndex)
-          ? { type: "printed" }
-          : { type: "refused", reason: "intent voided" };
+      if (pending === null || pending === undefined || pending.pieceIndex !== pieceIndex) {
+        if (batch.indicia.some((i) => i.pieceIndex === pieceIndex)) return { type: "printed" };
+        const unresolved = batch.unresolved.find((u) => u.pieceIndex === pieceIndex);
+        return {
+          type: "refused",
+          reason:
+            unresolved === undefined
+              ? "intent voided"
+              : `piece ${pieceIndex} unresolved: ${unresolved.reason}`,
+        };
+      }
       let indicium: Awaited<ReturnType<MeterDriver["print"]>>;
       try {
         indicium = await driver.print(pending.request);
       } catch (e) {
-        if (isTermhostError(e) && REFUSALS.has(e.code)) return { type: "refused", reason: e.code };
+        if (isTermhostError(e) && METER_REFUSALS.has(e.code)) return { type: "refused", reason: e.code };
         this.ctx.log?.info(
           { batchId: this.batchId, pieceIndex, err: e },
           "print interrupted; batch suspended",

@@ -9,7 +9,9 @@ export type BatchState =
   | "completed"
   | "cancelled"
   | "interrupted"
-  | "failed";
+  | "failed"
+  /** Ended, with a piece the meter could not tell printed or not: a technician checks it. */
+  | "unresolved";
 
 export interface BatchView {
   batchId: string;
@@ -26,6 +28,8 @@ export interface BatchView {
   remaining: number;
   released: number;
   reason: string | null;
+  /** Pieces whose fate the meter could not tell: held as spent, neither printed nor released. */
+  unresolved: Array<{ pieceIndex: number; txnId: string; amount: number; reason: string }>;
   indicia: Array<{
     pieceIndex: number;
     txnId: string;
@@ -47,7 +51,7 @@ export function batchView(
 ): BatchView {
   const consumed = b.indicia.reduce((s, i) => s + i.amount, 0);
   let state: BatchState;
-  if (b.outcome !== null) state = b.outcome;
+  if (b.outcome !== null) state = b.unresolved.length > 0 ? "unresolved" : b.outcome;
   else if (phase === undefined) state = "recovering";
   else state = phase === "suspended" || waitingForJournal !== null ? "suspended" : "printing";
   return {
@@ -65,6 +69,7 @@ export function batchView(
     remaining: b.remaining,
     released: b.released,
     reason: b.outcome === null && waitingForJournal !== null ? waitingForJournal : b.reason,
+    unresolved: b.unresolved.map((u) => ({ ...u })),
     indicia: b.indicia.map((i) => ({ ...i })),
   };
 }

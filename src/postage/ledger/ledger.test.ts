@@ -135,17 +135,16 @@ describe("postage ledger", () => {
       { ...regs(900, 8), ascending: 100, controlTotal: 1000 },
       { kind: "print", indicium },
     );
-    expect(printed.pieceCountAgrees).toBe(true);
+    expect(printed.unexplained).toBe(0);
     expect(printed.resolutions.map((r) => [r.batchId, r.printed])).toEqual([
       [bid(1), false],
       [bid(2), true],
     ]);
     const none = resolvePendingPrints(ledger.state, "m", regs(1000, 7), { kind: "none" });
     expect(none.resolutions.every((r) => !r.printed)).toBe(true);
-    expect(none.pieceCountAgrees).toBe(true);
-    expect(resolvePendingPrints(ledger.state, "m", regs(1000, 9), { kind: "none" }).pieceCountAgrees).toBe(
-      false,
-    );
+    expect(none.unexplained).toBe(0);
+    // Two prints the ledger has not recorded: any open intent may be one of them.
+    expect(resolvePendingPrints(ledger.state, "m", regs(1000, 9), { kind: "none" }).unexplained).toBe(2);
     await ledger.close();
   });
 

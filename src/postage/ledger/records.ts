@@ -82,6 +82,17 @@ export const LedgerRecords = {
     txnId: TxnId,
     reason: z.string().max(200),
   }),
+  /**
+   * A journaled intent whose fate the meter could not tell (it refused the resend that would have
+   * answered it): held as spent, never released as unprinted, and shown until a technician checks.
+   */
+  "print.unresolved": z.object({
+    batchId: BatchId,
+    pieceIndex: z.number().int().min(0),
+    txnId: TxnId,
+    amount: PieceAmount,
+    reason: z.string().max(200),
+  }),
   /** The end of a batch's session: whatever is left of its reservation is released. */
   "reservation.closed": z.object({
     batchId: BatchId,

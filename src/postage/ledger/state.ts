@@ -46,6 +46,17 @@ export const BatchEntry = z.object({
   /** The journaled intent whose outcome is not known yet. */
   pending: z.object({ pieceIndex: z.number().int(), request: PrintRequest }).nullable(),
   voided: z.number().int(),
+  /** Intents the meter could not answer for: possibly printed, held as spent (snapshots before it: none). */
+  unresolved: z
+    .array(
+      z.object({
+        pieceIndex: z.number().int(),
+        txnId: z.string(),
+        amount: z.number().int(),
+        reason: z.string(),
+      }),
+    )
+    .default([]),
   outcome: BatchOutcome.nullable(),
   released: z.number().int(),
   reason: z.string().nullable(),
@@ -141,6 +152,16 @@ export function reduceLedger(state: LedgerState, record: LedgerRecord): LedgerSt
       }
       break;
     }
+    case "print.unresolved": {
+      const b = record.body;
+      const batch = state.batches.get(b.batchId);
+      if (batch?.pending?.request.txnId !== b.txnId) break;
+      batch.pending = null;
+      batch.unresolved.push({ pieceIndex: b.pieceIndex, txnId: b.txnId, amount: b.amount, reason: b.reason });
+      // It may have printed (the meter's balance then fell by its amount): never released as unprinted.
+      batch.remaining = Math.max(0, batch.remaining - b.amount);
+      break;
+    }
     case "reservation.closed": {
       const batch = state.batches.get(record.body.batchId);
       if (batch === undefined || batch.outcome !== null) break;
@@ -168,6 +189,7 @@ function openBatch(state: LedgerState, b: LedgerBody<"reservation.opened">): voi
     indicia: [],
     pending: null,
     voided: 0,
+    unresolved: [],
     outcome: null,
     released: 0,
     reason: null,

@@ -12,6 +12,16 @@ import type {
 import { MeterLink, type MeterLinkOptions } from "../transport/meter-link.js";
 import type { MeterTransport } from "../transport/transport.js";
 
+/**
+ * Meter answers that mean it did not print (or refill) the request now. The meter looks a transaction
+ * id up in its memory first, so for a resend they also mean it does not remember the id.
+ */
+export const METER_REFUSALS: ReadonlySet<string> = new Set([
+  "METER_LOCKED",
+  "METER_INSUFFICIENT_FUNDS",
+  "METER_REFUSED",
+]);
+
 /** What a driver learns at each (re)connection, before anything else is sent. */
 export interface ConnectView {
   registers: Registers;

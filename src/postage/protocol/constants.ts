@@ -73,6 +73,8 @@ export const ResultCode = {
   BAD_REQUEST: 0x04,
   TXN_CONFLICT: 0x05,
   REFILL_PENDING: 0x06,
+  /** A REFILL authorized for another control total than the meter's: applied already, or stale. */
+  CONTROL_TOTAL_MISMATCH: 0x07,
 } as const;
 export type ResultCode = (typeof ResultCode)[keyof typeof ResultCode];
 

@@ -22,7 +22,12 @@ export {
   PrintRequest,
   PrintRequestCodec,
 } from "./messages/print.js";
-export { RefillRequest, RefillRequestCodec, refillAuthorizationInput } from "./messages/refill.js";
+export {
+  RefillRequest,
+  RefillRequestCodec,
+  type RefillTerms,
+  refillAuthorizationInput,
+} from "./messages/refill.js";
 export { Registers, RegistersCodec } from "./messages/registers.js";
 export { okBody, okPayload, refusalError, refusalPayload } from "./messages/result.js";
 export { MeterStatus, MeterStatusCodec } from "./messages/status.js";

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Logger } from "pino";
-import { TermhostError } from "../../errors/errors.js";
+import { isTermhostError, TermhostError } from "../../errors/errors.js";
 import {
   type Completion,
   isRefillMessage,
@@ -50,6 +50,13 @@ function vendorAuthority(log: Logger | undefined): ValueAuthority {
 /** A refill's authorization id: the first six bytes of a hash of the authorization, for the ledger. */
 function authorizationIdOf(authorization: string): number {
   return createHash("sha256").update(authorization, "hex").digest().readUIntBE(0, 6);
+}
+
+/** The control total a refill was authorized at: the counter journaled before its authorization. */
+function controlTotalBefore(tx: ValueTx): number {
+  if (tx.counter === null)
+    throw new TermhostError("INTERNAL", `refill ${tx.txId} has no control total journaled before it`);
+  return tx.counter;
 }
 
 function refillMessage(tx: ValueTx): RefillMessage {
@@ -125,7 +132,14 @@ class MeterTarget implements ValueTarget {
     const nextInspection = terms.nextInspection;
     if (nextInspection === undefined)
       throw new TermhostError("INTERNAL", "a refill needs its next inspection date");
-    const fields = { txnId: refillTxnId(registers.serial, tx.requestId), amount: tx.amount, nextInspection };
+    // The authorization binds the control total read here, which is also the transaction's counter:
+    // the meter applies it only at that total, so it is single-use at the meter itself.
+    const fields = {
+      txnId: refillTxnId(registers.serial, tx.requestId),
+      amount: tx.amount,
+      controlTotalBefore: registers.controlTotal,
+      nextInspection,
+    };
     await steps.authorizing({
       targetId: registers.serial,
       counter: registers.controlTotal,
@@ -142,9 +156,11 @@ class MeterTarget implements ValueTarget {
           context: { meter: this.meter, serial: registers.serial, ...fields },
         },
       );
+    // The stored message has no field for the control total: it is the journaled counter.
+    const { controlTotalBefore: _, ...message } = fields;
     await steps.authorized({
       authorizationId: authorizationIdOf(authorization),
-      message: { ...fields, authorization },
+      message: { ...message, authorization },
     });
   }
 
@@ -155,13 +171,14 @@ class MeterTarget implements ValueTarget {
   /** REFILL, then the registers prove it: the control total moved by at least the amount. */
   async send(tx: ValueTx): Promise<Completion> {
     const m = refillMessage(tx);
-    const registers = await this.driver.refill(m);
-    if (registers.serial !== tx.cardId || registers.controlTotal < (tx.counter ?? 0) + m.amount)
+    const before = controlTotalBefore(tx);
+    const registers = await this.driver.refill({ ...m, controlTotalBefore: before });
+    if (registers.serial !== tx.cardId || registers.controlTotal < before + m.amount)
       throw new TermhostError(
         "METER_PAYLOAD_INVALID",
         "the meter's registers after REFILL do not show the refill",
         {
-          context: { serial: registers.serial, controlTotal: registers.controlTotal, before: tx.counter },
+          context: { serial: registers.serial, controlTotal: registers.controlTotal, before },
         },
       );
     await this.moved(registers);
@@ -173,16 +190,36 @@ class MeterTarget implements ValueTarget {
   }
 
   /**
-   * The meter's last transaction is this refill: applied. Anything else: resent with the same
-   * transaction id and authorization — the meter remembers the ids it applied and answers such a
-   * resend without crediting again, and refuses it (METER_REFUSED) when it can never apply.
+   * Decided from the meter's own record, with the control total T the refill was authorized at:
+   * - its last transaction is this refill, at T + amount: applied;
+   * - the control total is still T: it never landed and can only land once — resent;
+   * - the total moved on without it being the last transaction: the REFILL is sent again as a
+   *   question. The meter looks the id up in its refill memory first (prints never push a refill
+   *   out of it) and answers one it applied with its registers; one it never applied it refuses,
+   *   since the total is no longer T (CONTROL_TOTAL_MISMATCH): stale, it can never land.
    */
   async inspect(tx: ValueTx): Promise<RestoreDecision> {
     const m = refillMessage(tx);
     if (tx.cardId !== this.serial()) return { kind: "other-card" };
+    const before = controlTotalBefore(tx);
     const last = await this.driver.link.getLastTransaction();
-    if (last.kind !== "refill" || last.txnId !== m.txnId) return { kind: "resend" };
+    if (last.kind === "refill" && last.txnId === m.txnId && last.controlTotalAfter === before + m.amount)
+      return this.applied(m, await this.driver.readRegisters());
     const registers = await this.driver.readRegisters();
+    if (registers.controlTotal === before) return { kind: "resend" };
+    try {
+      // Not a resend that could credit: the meter takes it only at `before`, which it has left.
+      return { kind: "applied", completion: await this.send(tx) };
+    } catch (e) {
+      if (!isTermhostError(e, "METER_REFUSED") || e.context?.result !== "CONTROL_TOTAL_MISMATCH") throw e;
+      return {
+        kind: "stale",
+        reason: `the meter's control total moved from ${before} to ${registers.controlTotal} without this refill`,
+      };
+    }
+  }
+
+  private async applied(m: RefillMessage, registers: Registers): Promise<RestoreDecision> {
     await this.moved(registers);
     return { kind: "applied", completion: { balanceAfter: registers.descending, proof: m.txnId } };
   }

@@ -1,5 +1,5 @@
 import { aesCmac } from "../../crypto/index.js";
-import { type RefillRequest, refillAuthorizationInput } from "../protocol/index.js";
+import { type RefillTerms, refillAuthorizationInput } from "../protocol/index.js";
 
 /**
  * Signs a refill with a vendor key held in the configuration. Only simulated meters have their
@@ -8,7 +8,7 @@ import { type RefillRequest, refillAuthorizationInput } from "../protocol/index.
 export function vendorAuthorization(
   vendorKeyHex: string | undefined,
   serial: string,
-  r: Pick<RefillRequest, "txnId" | "amount" | "nextInspection">,
+  r: RefillTerms,
 ): string | undefined {
   if (vendorKeyHex === undefined) return undefined;
   return Buffer.from(aesCmac(Buffer.from(vendorKeyHex, "hex"), refillAuthorizationInput(serial, r))).toString(

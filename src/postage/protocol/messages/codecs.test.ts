@@ -63,7 +63,13 @@ describe("payload codecs", () => {
     [
       "refill",
       RefillRequestCodec,
-      { txnId: TXN, amount: 0, nextInspection: "2026-01-01", authorization: "ab".repeat(16) },
+      {
+        txnId: TXN,
+        amount: 0,
+        controlTotalBefore: 2 ** 48 - 1,
+        nextInspection: "2026-01-01",
+        authorization: "ab".repeat(16),
+      },
     ],
     ["last none", LastTransactionCodec, { kind: "none" }],
     ["last print", LastTransactionCodec, { kind: "print", indicium: INDICIUM }],
