@@ -3,6 +3,7 @@ import { isTermhostError } from "../../errors/errors.js";
 import {
   type Journal,
   type JournalFs,
+  JournalSupervisor,
   openJournal,
   type RecordInput,
   type SyncMode,
@@ -66,58 +67,32 @@ export class PostageLedger {
   /** Reservations are decided one at a time, so two batches never both see the same unreserved funds. */
   private reserving: Promise<unknown> = Promise.resolve();
 
-  private journal!: PostageJournal;
+  private supervisor!: JournalSupervisor<PostageJournal>;
   private closed = false;
-  private reopening: Promise<void> | null = null;
 
-  private constructor(private readonly o: LedgerOptions) {}
+  private constructor() {}
 
   static async open(o: LedgerOptions): Promise<PostageLedger> {
-    const ledger = new PostageLedger(o);
-    ledger.journal = await ledger.openJournal();
+    const ledger = new PostageLedger();
+    /**
+     * A journal that failed a write it cannot vouch for (a failed flush) refuses appends until it
+     * is reopened, recovering from the file so that nothing committed is lost, as soon as the disk
+     * allows (src/journal/supervisor.ts, the same as the value journal's). Writes meanwhile are
+     * refused, and `writeWhenPossible` tries them again.
+     */
+    ledger.supervisor = await JournalSupervisor.open<PostageJournal>({
+      name: "postage journal",
+      path: o.path,
+      retryMs: o.reopenRetryMs ?? 200,
+      log: o.log,
+      open: (onEvent) => openJournal({ ...ledgerJournalOptions(o), onEvent }),
+      onReopened: () => o.onReopened?.(),
+    });
     return ledger;
   }
 
-  private openJournal(): Promise<PostageJournal> {
-    return openJournal({
-      ...ledgerJournalOptions(this.o),
-      onEvent: (event) => {
-        if (event.kind === "failed") this.reopenAfterFailure(event.error.message);
-        if (event.kind === "compaction-failed")
-          this.o.log?.warn(
-            { path: this.o.path, err: event.error.message, hint: event.error.hint },
-            "postage journal not compacted; it grows until a compaction succeeds",
-          );
-      },
-    });
-  }
-
-  /**
-   * A journal that failed a write it cannot vouch for (a failed flush) refuses appends until it is
-   * reopened: it is reopened, recovering from the file so that nothing committed is lost, as soon
-   * as the disk allows. Writes meanwhile are refused, and `writeWhenPossible` tries them again.
-   */
-  private reopenAfterFailure(reason: string): void {
-    if (this.reopening !== null || this.closed) return;
-    const failed = this.journal;
-    const path = this.o.path;
-    this.o.log?.error({ path, reason }, "postage journal failed; reopening it once the disk takes writes");
-    this.reopening = (async () => {
-      await failed.close().catch(() => undefined);
-      while (!this.closed) {
-        await new Promise((r) => setTimeout(r, this.o.reopenRetryMs ?? 200));
-        try {
-          this.journal = await this.openJournal();
-          this.o.log?.info({ path, recovery: this.journal.recovery }, "postage journal reopened");
-          this.o.onReopened?.();
-          return;
-        } catch (e) {
-          this.o.log?.warn({ path, err: (e as Error).message }, "postage journal still cannot be opened");
-        }
-      }
-    })().finally(() => {
-      this.reopening = null;
-    });
+  private get journal(): PostageJournal {
+    return this.supervisor.journal;
   }
 
   get state(): LedgerState {
@@ -243,7 +218,6 @@ export class PostageLedger {
 
   async close(): Promise<void> {
     this.closed = true;
-    await this.reopening;
-    await this.journal.close();
+    await this.supervisor.close();
   }
 }
