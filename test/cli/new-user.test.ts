@@ -18,6 +18,7 @@ const SAMPLE_ARGS: Record<string, string[]> = {
   "restore list": [],
   "restore show": ["vtx-x"],
   "restore retry": ["vtx-x"],
+  "restore write-off": ["vtx-x", "--note", "lost"],
   "meter status": [],
   "meter registers": [],
   "meter refill": ["100", "--meter", "m", "--next-inspection", "2030-01-01"],

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import { isTermhostError } from "../../errors/errors.js";
+import { isTermhostError, TermhostError } from "../../errors/errors.js";
 import {
   type Journal,
   type JournalFs,
@@ -209,6 +209,16 @@ export class PostageLedger {
         await this.write(records);
         return;
       } catch (e) {
+        const refusal = isTermhostError(e, "JOURNAL_WRITE_FAILED") || isTermhostError(e, "JOURNAL_CLOSED");
+        // Closed while this attempt was in the journal: the same answer as a close before it.
+        if (refusal && this.closed)
+          throw new TermhostError(
+            "JOURNAL_CLOSED",
+            "the postage ledger closed before the write could commit",
+            {
+              cause: e,
+            },
+          );
         if (!this.refusedForNow(e)) throw e;
         refused?.(e);
         await new Promise((r) => setTimeout(r, waitMs));
