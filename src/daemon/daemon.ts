@@ -13,12 +13,14 @@ import { TermhostError } from "../errors/errors.js";
 import type { RpcServer } from "../jsonrpc/server.js";
 import { loadProfiles } from "../pcsc/profiles/load.js";
 import { ReaderManager } from "../pcsc/reader-manager.js";
+import { loadMeterProfiles } from "../postage/meter/profile.js";
 import type { PostageService } from "../postage/postage-service.js";
 import { loadRateTables } from "../postage/rating.js";
 import { startPostage } from "../postage/start.js";
 import { type ScaleRuntime, startScale } from "../scale/start.js";
 import { productVersion } from "../util/version.js";
 import type { Config } from "./config.js";
+import { meterLineRefusals } from "./production-config.js";
 import { takeListenFds } from "./systemd/listen-fds.js";
 import { startValueService, type ValueService } from "./value-service.js";
 
@@ -73,6 +75,7 @@ export class Daemon {
       { dir: this.config.profiles.dir, cards: profiles.cards.length, readers: profiles.readers.length },
       "device profiles loaded",
     );
+    await this.refuseSimulatedMeterLines();
     this.unpublish = publishReaderEvents(this.readers, this.events);
     mkdirSync(this.config.stateDir, { recursive: true, mode: 0o700 });
     // The journal is recovered (or start-up stops) before any card is touched.
@@ -175,6 +178,14 @@ export class Daemon {
     const profiles = await loadProfiles(this.config.profiles.dir);
     if (this.services !== undefined) this.services.profiles = profiles;
     return `profiles reloaded: ${profiles.cards.length} cards, ${profiles.readers.length} readers`;
+  }
+
+  /** Production mode: a meter on a pseudo-terminal is a simulator; refused before any meter opens. */
+  private async refuseSimulatedMeterLines(): Promise<void> {
+    if (this.config.mode !== "production" || this.config.postage.meters.length === 0) return;
+    const profiles = await loadMeterProfiles(join(this.config.profiles.dir, "meters"));
+    const [refused] = meterLineRefusals(this.config, profiles);
+    if (refused !== undefined) throw refused;
   }
 
   /** Rate tables for `postage.rate`; a bad file stops start-up naming the file and the field. */

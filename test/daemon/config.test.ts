@@ -36,6 +36,7 @@ describe("termhostd device profiles", () => {
         api: { socketPath: join(profiles, "api.sock") },
         pcsc: { socketPath: join(profiles, "no-pcscd.comm") },
         profiles: { dir: profiles },
+        value: { terminalId: "0011223344556677" },
       }),
     );
     const r = await run(process.execPath, [builtEntry("src/daemon/main.js"), "--config", config]).catch(
@@ -74,8 +75,12 @@ describe("termhostd configuration", () => {
     expect(r.stderr).toMatch(/not valid JSON/);
   });
 
-  it("starts from the embedded default when no file is given", async () => {
-    const { stdout } = await run(process.execPath, [builtEntry("src/daemon/main.js"), "--print-config"]);
+  it("prints the embedded default when no file is given, and says production mode would not start it", async () => {
+    const { stdout, stderr } = await run(process.execPath, [
+      builtEntry("src/daemon/main.js"),
+      "--print-config",
+    ]);
+    expect(stderr).toContain("would not start: DEFAULT_TERMINAL_ID_IN_PRODUCTION");
     const cfg = JSON.parse(stdout) as { logLevel: string; api: { socketPath: string; socketMode: number } };
     expect(cfg.logLevel).toBe("info");
     expect(cfg.api.socketPath).toMatch(/api\.sock$/);
