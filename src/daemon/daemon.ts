@@ -23,6 +23,7 @@ import type { Config } from "./config.js";
 import { meterLineRefusals } from "./production-config.js";
 import { takeListenFds } from "./systemd/listen-fds.js";
 import { startValueService, type ValueService } from "./value-service.js";
+import { ReaderGuard } from "./virtual-readers.js";
 
 type DaemonServices = ApiServices & AdminServices;
 
@@ -77,6 +78,12 @@ export class Daemon {
     );
     await this.refuseSimulatedMeterLines();
     this.unpublish = publishReaderEvents(this.readers, this.events);
+    const guard = new ReaderGuard({
+      mode: this.config.mode,
+      profiles: () => this.services?.profiles ?? profiles,
+      log: this.log.child({ part: "pcsc" }),
+    });
+    guard.watch(this.readers);
     mkdirSync(this.config.stateDir, { recursive: true, mode: 0o700 });
     // The journal is recovered (or start-up stops) before any card is touched.
     this.value = await startValueService(
@@ -85,6 +92,7 @@ export class Daemon {
       this.readers,
       profiles,
       this.log,
+      guard,
     );
     publishValueEvents(this.value.engine, this.events);
     // The postage journal is recovered before any meter is opened.
