@@ -3,6 +3,7 @@
 import { Command } from "commander";
 import { type ErrorCode, isTermhostError } from "../errors/errors.js";
 import { createLogger, LogLevel } from "../util/log.js";
+import { redactSecrets } from "../util/secrets.js";
 import { productVersion } from "../util/version.js";
 import { type Config, defaultConfig, loadConfigFile } from "./config.js";
 import { Daemon } from "./daemon.js";
@@ -51,7 +52,7 @@ try {
 
 const refusals = productionRefusals(config);
 if (opts.printConfig === true) {
-  process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(redactSecrets(config), null, 2)}\n`);
   // A look, not a start: it prints what the daemon would refuse, and still exits 0.
   for (const r of refusals) process.stderr.write(`termhostd: would not start: ${r.describe()}\n`);
   process.exit(0);

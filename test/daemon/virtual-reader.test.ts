@@ -23,7 +23,10 @@ describe("production mode: a virtual (vpcd) reader takes no value transaction", 
     dir = mkdtempSync(join(tmpdir(), "termhost-virtual-"));
     rig = await Rig.start({
       readerEntries: 1,
-      slots: [{ card: purseSpec(dir, CARD), inserted: true }, { card: samSpec(dir), inserted: true }],
+      slots: [
+        { card: purseSpec(dir, CARD), inserted: true },
+        { card: samSpec(dir), inserted: true },
+      ],
     });
     [reader] = rig.readerNames as [string];
     daemon = await startDaemon(rig, {
@@ -76,6 +79,7 @@ describe("production mode: a virtual (vpcd) reader takes no value transaction", 
       },
       5000,
     );
-    for (const name of rig.readerNames) expect(lines.some((l) => l.includes(JSON.stringify(name)))).toBe(true);
+    for (const name of rig.readerNames)
+      expect(lines.some((l) => l.includes(JSON.stringify(name)))).toBe(true);
   });
 });
