@@ -58,7 +58,13 @@ if (opts.printConfig === true) {
   process.exit(0);
 }
 if (refusals.length > 0) {
-  for (const r of refusals) process.stderr.write(`termhostd: ${r.describe()}\n`);
+  // A JSON line for the log collector, and the plain message with its hint for the operator.
+  const log = createLogger("termhostd", config.logLevel);
+  for (const r of refusals) {
+    log.fatal({ code: r.code, hint: r.hint, ...r.context }, r.message);
+    process.stderr.write(`termhostd: ${r.describe()}\n`);
+  }
+  log.flush();
   process.exit(EXIT_CONFIG);
 }
 
