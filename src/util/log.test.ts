@@ -22,7 +22,7 @@ function captured(): { stream: Writable; lines: () => Record<string, unknown>[];
 }
 
 describe("the daemon's logger", () => {
-  it("never writes keys, tokens or authorization codes, at any depth up to six fields down", () => {
+  it("never writes keys, tokens or authorization codes, at any depth", () => {
     const out = captured();
     const log = createLogger("test", "info", out.stream);
     const secrets = {
@@ -40,7 +40,7 @@ describe("the daemon's logger", () => {
         postage: { meters: [{ profile: "m", vendorKey: secrets.vendorKey }] },
         request: { headers: { authorization: `Bearer ${secrets.adminToken}` } },
         tx: { message: { s2: secrets.s2, counter: 5 } },
-        refill: { a: { b: { c: { authorization: secrets.authorization } } } },
+        refill: { a: { b: { c: { d: { e: { f: { g: { authorization: secrets.authorization } } } } } } } },
       },
       "with secrets",
     );
@@ -61,5 +61,17 @@ describe("the daemon's logger", () => {
       "ids",
     );
     expect(out.lines()[0]).toMatchObject({ authorizationId: 7, kind: "issuer", tokenCount: 2 });
+  });
+
+  it("redacts a child logger's bindings, and leaves errors to their serializer", () => {
+    const out = captured();
+    const log = createLogger("test", "info", out.stream).child({ token: "child-secret-0123456789" });
+    log.error({ err: new Error("boom"), items: [{ vendorKey: "k" }, 3] }, "failed");
+    expect(out.text()).not.toContain("child-secret-0123456789");
+    expect(out.lines()[0]).toMatchObject({
+      token: "[redacted]",
+      err: { type: "Error", message: "boom" },
+      items: [{ vendorKey: "[redacted]" }, 3],
+    });
   });
 });

@@ -17,25 +17,38 @@ export const REDACTED = "[redacted]";
 
 const secret = new Set<string>(SECRET_FIELDS);
 
-/** A copy of `value` with every secret field's value replaced: shows that it is set, not what it is. */
-export function redactSecrets(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(redactSecrets);
-  if (value === null || typeof value !== "object") return value;
-  return Object.fromEntries(
-    Object.entries(value).map(([k, v]) => [
-      k,
-      secret.has(k) && v !== undefined ? REDACTED : redactSecrets(v),
-    ]),
-  );
+/** Deeper than any configuration or log object; it also ends the walk of a cyclic one. */
+const MAX_DEPTH = 16;
+
+function isPlain(v: object): boolean {
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
 }
 
 /**
- * pino's redaction paths for the same fields. Its paths have a fixed depth, so each name is listed
- * at the top and up to `depth` fields down (a configuration logged whole reaches a key at 4).
+ * `value` with every secret field's value replaced: shows that it is set, not what it is. Only
+ * arrays and plain objects are walked (an Error or a Buffer is left to its serializer), and what
+ * holds no secret is returned as it is, so a log line without one costs a walk and no copy.
  */
-export function secretLogPaths(depth = 6): string[] {
-  const paths: string[] = [];
-  for (const name of SECRET_FIELDS)
-    for (let d = 0; d <= depth; d++) paths.push([...Array<string>(d).fill("*"), name].join("."));
-  return paths;
+export function redactSecrets<T>(value: T, depth = 0): T {
+  if (value === null || typeof value !== "object" || depth > MAX_DEPTH) return value;
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    value.forEach((v, i) => {
+      const r = redactSecrets(v, depth + 1);
+      if (r === v) return;
+      out ??= [...value];
+      out[i] = r;
+    });
+    return (out ?? value) as T;
+  }
+  if (!isPlain(value)) return value;
+  let out: Record<string, unknown> | undefined;
+  for (const [k, v] of Object.entries(value)) {
+    const r = secret.has(k) && v !== undefined ? REDACTED : redactSecrets(v, depth + 1);
+    if (r === v) continue;
+    out ??= { ...(value as Record<string, unknown>) };
+    out[k] = r;
+  }
+  return (out ?? value) as T;
 }
