@@ -136,8 +136,9 @@ export class Daemon {
     const passed = this.options.sockets ?? this.socketsFromServiceManager();
     this.api = createApiServer(limits, services);
     this.admin = createAdminServer({ ...limits, maxConnections: this.config.admin.maxConnections }, services);
-    await this.listen(this.api, "api", passed.api, api);
+    // The admin socket first: a client that sees api.sock answer (make run, the tests) finds both.
     await this.listen(this.admin, "admin", passed.admin, this.config.admin);
+    await this.listen(this.api, "api", passed.api, api);
   }
 
   /** The whole orderly stop, for callers without a service manager's deadline (tests, make run). */
