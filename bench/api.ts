@@ -44,6 +44,7 @@ writeFileSync(
       requestBurst: 1_000_000,
     },
     pcsc: { socketPath: join(dir, "no-pcscd.comm"), retryMinMs: 1000, retryMaxMs: 5000 },
+    value: { terminalId: "0011223344556677" },
   }),
 );
 const daemon = spawn(process.execPath, [builtEntry("src/daemon/main.js"), "--config", configPath], {

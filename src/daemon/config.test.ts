@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { isTermhostError } from "../errors/errors.js";
+import { SIMULATOR_MASTER_KEY_HEX } from "../purse/messages/well-known-keys.js";
 import { defaultConfig, parseConfig } from "./config.js";
+import { productionRefusals } from "./production-config.js";
 
 function problemsOf(raw: unknown): string[] {
   try {
@@ -67,22 +69,61 @@ describe("config", () => {
   it("production mode refuses a meter vendor key and a clear-text issuer host, naming the fields", () => {
     const rig = {
       postage: { meters: [{ profile: "m", vendorKey: "00".repeat(16) }] },
-      value: { authorizer: { kind: "issuer", url: "http://issuer.test", terminalToken: "t".repeat(16) } },
+      value: {
+        terminalId: "0011223344556677",
+        authorizer: { kind: "issuer", url: "http://issuer.test", terminalToken: "t".repeat(16) },
+      },
     };
-    expect(() => parseConfig(rig, "f.json")).toThrow(
-      /postage\.meters\.0\.vendorKey: a vendor key on the host/,
-    );
-    expect(() => parseConfig(rig, "f.json")).toThrow(
-      /value\.authorizer\.url: the issuer host must be reached over https:/,
-    );
+    expect(refusalsOf(rig)).toEqual([
+      [
+        "SIMULATED_DEVICE_IN_PRODUCTION",
+        expect.stringMatching(/^postage\.meters\.0\.vendorKey: a vendor key/),
+      ],
+      ["CLEARTEXT_ISSUER_IN_PRODUCTION", expect.stringMatching(/^value\.authorizer\.url: .* https:/)],
+    ]);
     expect(defaultConfig().mode).toBe("production");
-    const sim = parseConfig({ ...rig, mode: "simulation" }, "f.json");
-    expect(sim.postage.meters[0]?.vendorKey).toBe("00".repeat(16));
-    expect(() =>
-      parseConfig(
-        { value: { authorizer: { ...rig.value.authorizer, url: "https://issuer.test" } } },
-        "f.json",
-      ),
-    ).not.toThrow();
+    expect(refusalsOf({ ...rig, mode: "simulation" })).toEqual([]);
+    const https = {
+      value: { ...rig.value, authorizer: { ...rig.value.authorizer, url: "https://issuer.test" } },
+    };
+    expect(refusalsOf(https)).toEqual([]);
+  });
+
+  it("production mode refuses a well-known test key in any string field, in any spelling", () => {
+    const spaced = SIMULATOR_MASTER_KEY_HEX.toLowerCase().replace(/(..)/g, "$1:").slice(0, -1);
+    const refusals = refusalsOf({
+      value: {
+        terminalId: "0011223344556677",
+        authorizer: { kind: "issuer", url: "https://issuer.test", terminalToken: spaced },
+      },
+    });
+    expect(refusals).toEqual([
+      [
+        "TEST_KEY_IN_PRODUCTION",
+        "value.authorizer.terminalToken: one of the simulators' published test keys",
+      ],
+    ]);
+  });
+
+  it("production mode refuses the default terminal id in any case, and the simulated scale and meter", () => {
+    expect(refusalsOf({})).toEqual([
+      ["DEFAULT_TERMINAL_ID_IN_PRODUCTION", expect.stringMatching(/^value\.terminalId: /)],
+    ]);
+    expect(refusalsOf({ value: { terminalId: "5445524d30303031" } })).toHaveLength(1);
+    const codes = refusalsOf({
+      value: { terminalId: "0011223344556677" },
+      scale: { transport: { kind: "socket", paths: ["/run/s.sock"] } },
+      postage: { meters: [{ profile: "termhost simulated meter" }, { profile: "usb meter" }] },
+    });
+    expect(codes).toEqual([
+      ["SIMULATED_DEVICE_IN_PRODUCTION", expect.stringMatching(/^scale\.transport: /)],
+      ["SIMULATED_DEVICE_IN_PRODUCTION", expect.stringMatching(/^postage\.meters\.0\.profile: /)],
+    ]);
+    // The embedded default still parses (the CLI reads it); only starting the daemon refuses it.
+    expect(() => defaultConfig()).not.toThrow();
   });
 });
+
+function refusalsOf(raw: Record<string, unknown>): Array<[string, string]> {
+  return productionRefusals(parseConfig(raw, "f.json")).map((e) => [e.code, e.message]);
+}

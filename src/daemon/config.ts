@@ -90,8 +90,8 @@ export const ProfilesConfig = z
 export const Config = z
   .object({
     /**
-     * `production` refuses what only a test rig may have: a meter vendor key on the host (it signs
-     * refills without the vendor) and an issuer host over clear-text HTTP. `simulation` allows them.
+     * `production` refuses to start with what only a test rig may have (production-config.ts):
+     * published test keys, the default terminal id, simulated devices, a clear-text issuer host.
      */
     mode: z.enum(["production", "simulation"]).default("production"),
     logLevel: LogLevel.default("info"),
@@ -106,26 +106,6 @@ export const Config = z
     pcsc: PcscConfig.prefault({}),
   })
   .strict()
-  .superRefine((c, ctx) => {
-    if (c.mode !== "production") return;
-    c.postage.meters.forEach((m, i) => {
-      if (m.vendorKey !== undefined)
-        ctx.addIssue({
-          code: "custom",
-          path: ["postage", "meters", i, "vendorKey"],
-          message:
-            "a vendor key on the host signs refills without the vendor: for simulated meters only (set mode: simulation on a test rig)",
-        });
-    });
-    const a = c.value.authorizer;
-    if (a.kind === "issuer" && new URL(a.url).protocol !== "https:")
-      ctx.addIssue({
-        code: "custom",
-        path: ["value", "authorizer", "url"],
-        message:
-          "the issuer host must be reached over https: in production (set mode: simulation on a test rig)",
-      });
-  })
   .transform((c) => ({
     ...c,
     admin: { ...c.admin, socketPath: c.admin.socketPath ?? join(dirname(c.api.socketPath), "admin.sock") },

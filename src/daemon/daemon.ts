@@ -13,15 +13,18 @@ import { TermhostError } from "../errors/errors.js";
 import type { RpcServer } from "../jsonrpc/server.js";
 import { loadProfiles } from "../pcsc/profiles/load.js";
 import { ReaderManager } from "../pcsc/reader-manager.js";
+import { loadMeterProfiles } from "../postage/meter/profile.js";
 import type { PostageService } from "../postage/postage-service.js";
 import { loadRateTables } from "../postage/rating.js";
 import { startPostage } from "../postage/start.js";
 import { type ScaleRuntime, startScale } from "../scale/start.js";
 import { productVersion } from "../util/version.js";
 import type { Config } from "./config.js";
+import { meterLineRefusals } from "./production-config.js";
 import { takeListenFds } from "./systemd/listen-fds.js";
 import { planThreadpool, type ThreadpoolPlan } from "./threadpool.js";
 import { startValueService, type ValueService } from "./value-service.js";
+import { ReaderGuard } from "./virtual-readers.js";
 
 type DaemonServices = ApiServices & AdminServices;
 
@@ -78,7 +81,14 @@ export class Daemon {
       { dir: this.config.profiles.dir, cards: profiles.cards.length, readers: profiles.readers.length },
       "device profiles loaded",
     );
+    await this.refuseSimulatedMeterLines();
     this.unpublish = publishReaderEvents(this.readers, this.events);
+    const guard = new ReaderGuard({
+      mode: this.config.mode,
+      profiles: () => this.services?.profiles ?? profiles,
+      log: this.log.child({ part: "pcsc" }),
+    });
+    guard.watch(this.readers);
     mkdirSync(this.config.stateDir, { recursive: true, mode: 0o700 });
     // The journal is recovered (or start-up stops) before any card is touched.
     this.value = await startValueService(
@@ -87,6 +97,7 @@ export class Daemon {
       this.readers,
       profiles,
       this.log,
+      guard,
     );
     publishValueEvents(this.value.engine, this.events);
     // The postage journal is recovered before any meter is opened.
@@ -130,8 +141,9 @@ export class Daemon {
     const passed = this.options.sockets ?? this.socketsFromServiceManager();
     this.api = createApiServer(limits, services);
     this.admin = createAdminServer({ ...limits, maxConnections: this.config.admin.maxConnections }, services);
-    await this.listen(this.api, "api", passed.api, api);
+    // The admin socket first: a client that sees api.sock answer (make run, the tests) finds both.
     await this.listen(this.admin, "admin", passed.admin, this.config.admin);
+    await this.listen(this.api, "api", passed.api, api);
   }
 
   /** The whole orderly stop, for callers without a service manager's deadline (tests, make run). */
@@ -180,6 +192,14 @@ export class Daemon {
     const profiles = await loadProfiles(this.config.profiles.dir);
     if (this.services !== undefined) this.services.profiles = profiles;
     return `profiles reloaded: ${profiles.cards.length} cards, ${profiles.readers.length} readers`;
+  }
+
+  /** Production mode: a meter on a pseudo-terminal is a simulator; refused before any meter opens. */
+  private async refuseSimulatedMeterLines(): Promise<void> {
+    if (this.config.mode !== "production" || this.config.postage.meters.length === 0) return;
+    const profiles = await loadMeterProfiles(join(this.config.profiles.dir, "meters"));
+    const [refused] = meterLineRefusals(this.config, profiles);
+    if (refused !== undefined) throw refused;
   }
 
   /** Rate tables for `postage.rate`; a bad file stops start-up naming the file and the field. */

@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 /** termhostd: the kiosk/POS host daemon. */
 import { Command } from "commander";
-import { isTermhostError } from "../errors/errors.js";
+import { type ErrorCode, isTermhostError } from "../errors/errors.js";
 import { createLogger, LogLevel } from "../util/log.js";
+import { redactSecrets } from "../util/secrets.js";
 import { productVersion } from "../util/version.js";
 import { type Config, defaultConfig, loadConfigFile } from "./config.js";
 import { Daemon } from "./daemon.js";
+import { productionRefusals } from "./production-config.js";
 import { Notifier } from "./systemd/notify.js";
 import { ReloadHandler } from "./systemd/reload.js";
 import { SHUTDOWN_DEADLINE_MS, ShutdownCoordinator } from "./systemd/shutdown.js";
@@ -13,6 +15,15 @@ import { threadsNeeded } from "./threadpool.js";
 
 const EXIT_CONFIG = 2;
 const EXIT_START = 1;
+/** A configuration error, fixed by editing the file rather than by retrying: exit 2. */
+const CONFIG_CODES = new Set<ErrorCode>([
+  "CONFIG_INVALID",
+  "PROFILE_INVALID",
+  "TEST_KEY_IN_PRODUCTION",
+  "DEFAULT_TERMINAL_ID_IN_PRODUCTION",
+  "SIMULATED_DEVICE_IN_PRODUCTION",
+  "CLEARTEXT_ISSUER_IN_PRODUCTION",
+]);
 
 const program = new Command("termhostd")
   .description("termhost daemon: owns the kiosk's card readers, postage meters and scales")
@@ -40,9 +51,22 @@ try {
   process.exit(EXIT_CONFIG);
 }
 
+const refusals = productionRefusals(config);
 if (opts.printConfig === true) {
-  process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(redactSecrets(config), null, 2)}\n`);
+  // A look, not a start: it prints what the daemon would refuse, and still exits 0.
+  for (const r of refusals) process.stderr.write(`termhostd: would not start: ${r.describe()}\n`);
   process.exit(0);
+}
+if (refusals.length > 0) {
+  // A JSON line for the log collector, and the plain message with its hint for the operator.
+  const log = createLogger("termhostd", config.logLevel);
+  for (const r of refusals) {
+    log.fatal({ code: r.code, hint: r.hint, ...r.context }, r.message);
+    process.stderr.write(`termhostd: ${r.describe()}\n`);
+  }
+  log.flush();
+  process.exit(EXIT_CONFIG);
 }
 
 const log = createLogger("termhostd", config.logLevel);
@@ -108,7 +132,6 @@ void (async () => {
     log.fatal({ err: e }, "start-up failed");
     process.stderr.write(`termhostd: ${isTermhostError(e) ? e.describe() : (e as Error).message}\n`);
     log.flush();
-    const configError = isTermhostError(e, "PROFILE_INVALID") || isTermhostError(e, "CONFIG_INVALID");
-    process.exit(configError ? EXIT_CONFIG : EXIT_START);
+    process.exit(isTermhostError(e) && CONFIG_CODES.has(e.code) ? EXIT_CONFIG : EXIT_START);
   }
 })();

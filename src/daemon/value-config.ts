@@ -2,6 +2,9 @@ import { z } from "zod";
 import { IssuerHostConfig } from "../authorize/issuer-host.js";
 import { CURRENCY_CODES } from "../purse/currency.js";
 
+/** The simulators' terminal ("TERM0001"): production mode refuses it, the operator sets the real one. */
+export const DEFAULT_TERMINAL_ID = "5445524D30303031";
+
 const Money = z.number().int().min(1).max(0x7fffffff);
 
 export const ValueConfig = z
@@ -12,7 +15,7 @@ export const ValueConfig = z
     terminalId: z
       .string()
       .regex(/^[0-9a-fA-F]{16}$/, "expected 8 bytes of hex")
-      .default("5445524D30303031"),
+      .default(DEFAULT_TERMINAL_ID),
     currencies: z
       .array(z.enum(CURRENCY_CODES as [string, ...string[]]))
       .min(1)

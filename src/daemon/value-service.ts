@@ -21,6 +21,7 @@ import {
   valueSnapshot,
 } from "../value/records.js";
 import type { ValueConfig } from "./value-config.js";
+import type { ReaderGuard } from "./virtual-readers.js";
 
 export interface ValueService {
   engine: ValueEngine;
@@ -58,6 +59,7 @@ export async function startValueService(
   readers: ReaderManager,
   profiles: DeviceProfiles,
   log: Logger,
+  guard: ReaderGuard,
 ): Promise<ValueService> {
   const path = isAbsolute(config.journal) ? config.journal : join(stateDir, config.journal);
   const retention: ValueRetention = {
@@ -97,19 +99,25 @@ export async function startValueService(
     log: log.child({ part: "value" }),
   });
   engine.addDevices(
-    new PurseDevices({
-      readers,
-      authorizer:
-        config.authorizer.kind === "issuer"
-          ? new IssuerHostAuthorizer(withoutKind(config.authorizer))
-          : new SamAuthorizer({
-              reader: samReader,
-              withCard: (reader, fn) => readers.withCard(reader, "exclusive", fn),
-            }),
-      samReader,
-      terminalId: Buffer.from(config.terminalId, "hex"),
-      maxBalance: config.limits.maxBalance,
-    }),
+    guard.devices(
+      new PurseDevices({
+        readers,
+        authorizer:
+          config.authorizer.kind === "issuer"
+            ? new IssuerHostAuthorizer(withoutKind(config.authorizer))
+            : new SamAuthorizer({
+                reader: samReader,
+                // A simulated SAM in a virtual reader authorizes nothing in production.
+                withCard: (reader, fn) => {
+                  guard.check(reader);
+                  return readers.withCard(reader, "exclusive", fn);
+                },
+              }),
+        samReader,
+        terminalId: Buffer.from(config.terminalId, "hex"),
+        maxBalance: config.limits.maxBalance,
+      }),
+    ),
   );
   const running = engine;
   return {

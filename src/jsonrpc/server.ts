@@ -1,5 +1,6 @@
-import { chmodSync, chownSync, unlinkSync } from "node:fs";
+import { chmodSync, chownSync, lstatSync, mkdtempSync, renameSync, rmSync, unlinkSync } from "node:fs";
 import net from "node:net";
+import { dirname, join } from "node:path";
 import type { Logger } from "pino";
 import type { z } from "zod";
 import { TermhostError } from "../errors/errors.js";
@@ -66,6 +67,7 @@ export class RpcServer {
   private readonly denied = new Map<string, () => TermhostError>();
   private readonly servers: net.Server[] = [];
   private readonly sockets = new Set<net.Socket>();
+  private readonly onClose: Array<() => void> = [];
   private nextConnId = 1;
   private refusedConnections = 0;
   private lastRefusalLog = 0;
@@ -96,24 +98,47 @@ export class RpcServer {
     return [...this.methods.keys()];
   }
 
-  /** Listens on a socket path (replacing a stale socket file) and applies its mode and group. */
+  /**
+   * Listens on a socket path (replacing a stale socket file) with its mode and group. bind()
+   * creates the file with the umask's mode, wider than ours: so it is bound in a fresh 0700
+   * directory beside `path`, given its mode and group there, and renamed into place, which is
+   * atomic and on the same file system. Until then nobody else can reach it; from then on it has
+   * its mode. (A restrictive umask around listen() would do the same, but the umask is the whole
+   * process's: the thread pool creating journal files at that instant would get it too.)
+   */
   async listenPath(path: string, modeOrAccess: number | SocketAccess): Promise<void> {
     const access = typeof modeOrAccess === "number" ? { mode: modeOrAccess } : modeOrAccess;
-    try {
-      unlinkSync(path);
-    } catch {
-      // nothing to replace
-    }
+    // A short name: the bound path must stay within sun_path's 107 bytes.
+    const staging = mkdtempSync(join(dirname(path), "."));
+    const bound = join(staging, "s");
     const server = this.makeServer();
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(path, () => {
-        server.off("error", reject);
-        resolve();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(bound, () => {
+          server.off("error", reject);
+          resolve();
+        });
       });
+      if (access.gid !== undefined) chownSync(bound, -1, access.gid);
+      chmodSync(bound, access.mode);
+      renameSync(bound, path);
+    } catch (e) {
+      server.close();
+      throw e;
+    } finally {
+      rmSync(staging, { recursive: true, force: true });
+    }
+    // The server would unlink the name it was bound to, which is gone: the file at `path` is ours
+    // to remove, unless another daemon has put its own socket there since.
+    const { ino } = lstatSync(path);
+    this.onClose.push(() => {
+      try {
+        if (lstatSync(path).ino === ino) unlinkSync(path);
+      } catch {
+        // already gone
+      }
     });
-    if (access.gid !== undefined) chownSync(path, -1, access.gid);
-    chmodSync(path, access.mode);
   }
 
   /** Serves an already-listening socket handed over by the service manager. */
@@ -135,6 +160,7 @@ export class RpcServer {
   async close(): Promise<void> {
     for (const s of this.sockets) s.destroy();
     await Promise.all(this.servers.map((srv) => new Promise<void>((resolve) => srv.close(() => resolve()))));
+    for (const fn of this.onClose.splice(0)) fn();
   }
 
   private makeServer(): net.Server {

@@ -25,6 +25,7 @@ describe("sockets passed by the service manager (LISTEN_FDS)", () => {
         api: { socketPath: join(dir, "configured-api.sock") },
         admin: { socketPath: join(dir, "configured-admin.sock") },
         pcsc: { socketPath: join(dir, "no-pcscd.comm") },
+        value: { terminalId: "0011223344556677" },
       }),
     );
     child = spawn(

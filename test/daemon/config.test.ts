@@ -36,6 +36,7 @@ describe("termhostd device profiles", () => {
         api: { socketPath: join(profiles, "api.sock") },
         pcsc: { socketPath: join(profiles, "no-pcscd.comm") },
         profiles: { dir: profiles },
+        value: { terminalId: "0011223344556677" },
       }),
     );
     const r = await run(process.execPath, [builtEntry("src/daemon/main.js"), "--config", config]).catch(
@@ -74,11 +75,46 @@ describe("termhostd configuration", () => {
     expect(r.stderr).toMatch(/not valid JSON/);
   });
 
-  it("starts from the embedded default when no file is given", async () => {
-    const { stdout } = await run(process.execPath, [builtEntry("src/daemon/main.js"), "--print-config"]);
+  it("prints the embedded default when no file is given, and says production mode would not start it", async () => {
+    const { stdout, stderr } = await run(process.execPath, [
+      builtEntry("src/daemon/main.js"),
+      "--print-config",
+    ]);
+    expect(stderr).toContain("would not start: DEFAULT_TERMINAL_ID_IN_PRODUCTION");
     const cfg = JSON.parse(stdout) as { logLevel: string; api: { socketPath: string; socketMode: number } };
     expect(cfg.logLevel).toBe("info");
     expect(cfg.api.socketPath).toMatch(/api\.sock$/);
     expect(cfg.api.socketMode).toBe(0o660);
+  });
+
+  it("--print-config shows that a secret is set, never its value", async () => {
+    const token = "issuer-token-0123456789abcdef";
+    const vendorKey = "f0e0d0c0b0a090807060504030201000";
+    const path = join(dir, "secrets.json");
+    writeFileSync(
+      path,
+      JSON.stringify({
+        mode: "simulation",
+        postage: { meters: [{ profile: "termhost simulated meter", vendorKey }] },
+        value: { authorizer: { kind: "issuer", url: "https://issuer.test", terminalToken: token } },
+      }),
+    );
+    const { stdout } = await run(process.execPath, [
+      builtEntry("src/daemon/main.js"),
+      "--config",
+      path,
+      "--print-config",
+    ]);
+    expect(stdout).not.toContain(token);
+    expect(stdout).not.toContain(vendorKey);
+    const cfg = JSON.parse(stdout) as {
+      value: { authorizer: { terminalToken: string; url: string } };
+      postage: { meters: Array<{ vendorKey: string; profile: string }> };
+    };
+    expect(cfg.value.authorizer).toMatchObject({ terminalToken: "[redacted]", url: "https://issuer.test" });
+    expect(cfg.postage.meters[0]).toMatchObject({
+      vendorKey: "[redacted]",
+      profile: "termhost simulated meter",
+    });
   });
 });

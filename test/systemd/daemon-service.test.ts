@@ -20,6 +20,7 @@ describe("termhostd under a service manager", () => {
         stateDir: join(rig.dir, `${name}-state`),
         api: { socketPath: join(socketDir, "api.sock") },
         pcsc: { socketPath: rig.pcscSocket },
+        value: { terminalId: "0011223344556677" },
       }),
     );
     return path;
