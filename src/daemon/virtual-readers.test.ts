@@ -53,3 +53,24 @@ describe("ReaderGuard", () => {
     expect(guard.admits("Soft Reader 00 00")).toBe(false);
   });
 });
+
+describe("ReaderGuard.devices", () => {
+  it("keeps the family's presence token, so restore does not re-authenticate a card it knows", () => {
+    const guard = new ReaderGuard({ mode: "simulation", profiles: () => profiles(), log });
+    const wrapped = guard.devices({
+      name: "card",
+      kinds: ["load", "debit"],
+      authority: {
+        find: async () => undefined,
+        reportReversal: async () => undefined,
+        abandon: async () => undefined,
+      },
+      withTarget: () => Promise.reject(new Error("not used")),
+      present: () => ["r"],
+      mayHold: () => true,
+      onAppear: () => undefined,
+      presence: (where) => `${where}@t0`,
+    });
+    expect(wrapped.presence?.("r")).toBe("r@t0");
+  });
+});

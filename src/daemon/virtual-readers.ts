@@ -75,6 +75,8 @@ export class ReaderGuard {
       present: () => inner.present().filter((r) => this.admits(r)),
       mayHold: (where) => this.admits(where) && inner.mayHold(where),
       onAppear: (listener) => inner.onAppear(listener),
+      // Without it restore would authenticate every card at every sweep (docs/value.md).
+      ...(inner.presence === undefined ? {} : { presence: (where: string) => inner.presence?.(where) }),
     };
   }
 }
