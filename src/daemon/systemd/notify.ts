@@ -123,6 +123,7 @@ export class Notifier {
   private readonly send: NotifySender | undefined;
   private readonly onError: (e: unknown) => void;
   private queue: Promise<void> = Promise.resolve();
+  private stopped = false;
   private pingQueued = false;
   private timer: NodeJS.Timeout | undefined;
 
@@ -169,7 +170,13 @@ export class Notifier {
     return this.enqueue(fields);
   }
 
+  /**
+   * STOPPING=1 ends the pings: the manager watches a stopping service by its stop timeout, not the
+   * watchdog, and a ping timed after STOPPING would reach it out of order.
+   */
   stopping(status?: string): Promise<void> {
+    this.stopWatchdog();
+    this.stopped = true;
     return this.enqueue(status === undefined ? ["STOPPING=1"] : ["STOPPING=1", `STATUS=${oneLine(status)}`]);
   }
 
@@ -180,7 +187,7 @@ export class Notifier {
 
   /** One keep-alive; a ping still waiting its turn makes another one pointless. */
   watchdog(): Promise<void> {
-    if (this.send === undefined || this.pingQueued) return Promise.resolve();
+    if (this.send === undefined || this.pingQueued || this.stopped) return Promise.resolve();
     this.pingQueued = true;
     return this.enqueue(["WATCHDOG=1"], () => {
       this.pingQueued = false;
@@ -192,7 +199,13 @@ export class Notifier {
    * whole WatchdogSec misses two pings and the manager restarts the daemon. The timer is unref'd.
    */
   startWatchdog(): void {
-    if (this.watchdogIntervalMs === undefined || this.send === undefined || this.timer !== undefined) return;
+    if (
+      this.watchdogIntervalMs === undefined ||
+      this.send === undefined ||
+      this.timer !== undefined ||
+      this.stopped
+    )
+      return;
     this.timer = setInterval(() => {
       this.watchdog().catch(this.onError);
     }, this.watchdogIntervalMs);
