@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { defaultApiSocket, defaultRuntimeDir } from "../src/api/paths.js";
 import { TermhostClient } from "../src/client/client.js";
 import { builtEntry, projectRoot } from "../src/util/paths.js";
+import { daemonThreadpoolEnv } from "../src/util/threadpool.js";
 import { waitUntil } from "../src/util/wait.js";
 import { freshMeterState, saveMeterState, TEST_VENDOR_KEY } from "./meter/state-file.js";
 import { Rig } from "./rig/rig.js";
@@ -123,11 +124,12 @@ export async function runKiosk(opts: KioskOptions): Promise<void> {
         2,
       ),
     );
-    daemon = rig.spawn("termhostd", process.execPath, [
-      builtEntry("src/daemon/main.js"),
-      "--config",
-      configPath,
-    ]);
+    daemon = rig.spawn(
+      "termhostd",
+      process.execPath,
+      [builtEntry("src/daemon/main.js"), "--config", configPath],
+      daemonThreadpoolEnv(),
+    );
     await waitUntil(
       "termhostd to answer on its socket",
       async () => {

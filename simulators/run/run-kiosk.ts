@@ -4,6 +4,7 @@ import { defaultApiSocket } from "../../src/api/paths.js";
 import { TermhostClient } from "../../src/client/client.js";
 import { createLogger } from "../../src/util/log.js";
 import { builtEntry } from "../../src/util/paths.js";
+import { daemonThreadpoolEnv } from "../../src/util/threadpool.js";
 import { waitUntil } from "../../src/util/wait.js";
 import { defaultSimControl } from "../kiosk.js";
 import { TEST_VENDOR_KEY } from "../meter/state-file.js";
@@ -150,11 +151,12 @@ export async function runScenario(opts: RunOptions): Promise<void> {
       };
       const configPath = join(rig.dir, "termhostd.json");
       writeFileSync(configPath, JSON.stringify(merge(base, config), null, 2));
-      const d = rig.spawn("termhostd", process.execPath, [
-        builtEntry("src/daemon/main.js"),
-        "--config",
-        configPath,
-      ]);
+      const d = rig.spawn(
+        "termhostd",
+        process.execPath,
+        [builtEntry("src/daemon/main.js"), "--config", configPath],
+        daemonThreadpoolEnv(),
+      );
       daemon = d;
       await waitUntil(
         "termhostd to answer on its socket",

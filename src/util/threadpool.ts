@@ -27,3 +27,11 @@ export function threadpoolSize(env: NodeJS.ProcessEnv = process.env): number {
   if (n < 0 || n > LIBUV_MAX_THREADS) return LIBUV_MAX_THREADS;
   return n;
 }
+
+/**
+ * The environment a launcher of termhostd adds (the simulated kiosk, the test rigs), as the
+ * service unit does: a pool big enough that PC/SC calls to several readers run side by side.
+ */
+export function daemonThreadpoolEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return { UV_THREADPOOL_SIZE: env.UV_THREADPOOL_SIZE ?? "16" };
+}

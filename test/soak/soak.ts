@@ -14,6 +14,7 @@ import { isTermhostError, TermhostError } from "../../src/errors/errors.js";
 import { RpcClient } from "../../src/jsonrpc/client.js";
 import { builtEntry, projectRoot } from "../../src/util/paths.js";
 import { prng } from "../../src/util/prng.js";
+import { daemonThreadpoolEnv } from "../../src/util/threadpool.js";
 import { waitUntil } from "../../src/util/wait.js";
 import { FrameMaker } from "../api/fuzz-frames.js";
 import { SmallFs } from "../support/small-fs.js";
@@ -324,7 +325,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
         "--config",
         configPath,
       ]);
-      const p = rig.spawn("termhostd", cmd, args);
+      const p = rig.spawn("termhostd", cmd, args, daemonThreadpoolEnv());
       return waitUntil(
         "termhostd to answer",
         async () => {

@@ -4,6 +4,7 @@ import type { TrackedProcess } from "../../simulators/rig/processes.js";
 import type { Rig } from "../../simulators/rig/rig.js";
 import { TermhostClient } from "../../src/client/client.js";
 import { builtEntry } from "../../src/util/paths.js";
+import { daemonThreadpoolEnv } from "../../src/util/threadpool.js";
 import { waitUntil } from "../../src/util/wait.js";
 
 export interface TestDaemon {
@@ -27,11 +28,12 @@ export async function startDaemon(rig: Rig, overrides: Record<string, unknown> =
     ...overrides,
   };
   writeFileSync(configPath, JSON.stringify(config));
-  const proc = rig.spawn("termhostd", process.execPath, [
-    builtEntry("src/daemon/main.js"),
-    "--config",
-    configPath,
-  ]);
+  const proc = rig.spawn(
+    "termhostd",
+    process.execPath,
+    [builtEntry("src/daemon/main.js"), "--config", configPath],
+    daemonThreadpoolEnv(),
+  );
   await waitUntil(
     "termhostd to answer",
     async () => {
