@@ -9,6 +9,8 @@ import type { ValueDevices, ValueTarget } from "./devices.js";
 import { loadTotalKey } from "./ledger-index.js";
 import { type ReversalOutcome, type ValueEffect, type ValueEvent, valueStep } from "./machine.js";
 import { isOpen, type ValueKind, type ValueRecords, type ValueState, type ValueTx } from "./records.js";
+import { RequestClaims } from "./request-claims.js";
+import { RestoreSweep } from "./restore-sweep.js";
 
 export type { ValueLimits } from "./checks.js";
 
@@ -74,17 +76,14 @@ const now = (): string => new Date().toISOString();
  */
 export class ValueEngine extends EventEmitter<Events> {
   private readonly running = new Map<string, Promise<void>>();
-  /** Requests between their first check and their `value.requested` record, by requestId. */
-  private readonly starting = new Map<string, { promise: Promise<ValueTx>; load: number; key: string }>();
+  private readonly claims = new RequestClaims();
   /** Devices in use, as `family/where`. */
   private readonly busyDevices = new Set<string>();
   private readonly families = new Map<ValueKind, ValueDevices>();
   private readonly terms = new Map<string, Readonly<Record<string, string>>>();
   /** Why an open transaction is waiting; live only, since the journal records what was decided. */
   private readonly waitingBecause = new Map<string, { code: string; message: string }>();
-  /** The target last identified on each device, under the presence token it had then. */
-  private readonly identified = new Map<string, { token: string; targetId: string }>();
-  private readonly deviceRetry: Backoff<string>;
+  private readonly sweep: RestoreSweep;
   private readonly reversalRetry: Backoff<string>;
   private retryTimer: NodeJS.Timeout | undefined;
   private started = false;
@@ -97,7 +96,7 @@ export class ValueEngine extends EventEmitter<Events> {
     super();
     this.journal = o.journal;
     const max = o.maxRetryMs ?? Math.min(60_000, 4 * o.retryMs);
-    this.deviceRetry = new Backoff(o.retryMs, max);
+    this.sweep = new RestoreSweep(o.retryMs, max);
     this.reversalRetry = new Backoff(o.retryMs, max);
   }
 
@@ -107,7 +106,7 @@ export class ValueEngine extends EventEmitter<Events> {
     devices.onAppear((where) => {
       // The authorizer's own device (the SAM) coming back may unblock every waiting restore.
       if (where === null || !devices.mayHold(where)) {
-        this.deviceRetry.clear();
+        this.sweep.retryAll();
         this.restoreEverywhere();
       } else this.restoreOn(where, devices);
     });
@@ -120,8 +119,7 @@ export class ValueEngine extends EventEmitter<Events> {
    */
   replaceJournal(journal: ValueEngineOptions["journal"]): void {
     this.journal = journal;
-    this.identified.clear();
-    this.deviceRetry.clear();
+    this.sweep.clear();
     this.restoreEverywhere();
   }
 
@@ -225,24 +223,18 @@ export class ValueEngine extends EventEmitter<Events> {
   }
 
   private submit(kind: ValueKind, req: ValueRequest): Promise<ValueTx> {
-    // Claimed before the first await: a requestId sent twice at once makes one transaction.
-    const first = this.starting.get(req.requestId);
+    const first = this.claims.pending(req.requestId);
     if (first !== undefined) {
       const again = (): Promise<ValueTx> => this.submit(kind, req);
-      return first.promise.then(again, again);
+      return first.then(again, again);
     }
     const existing = this.find({ requestId: req.requestId });
     if (existing !== undefined) return this.replay(kind, req, existing);
     const day = new Date().toISOString().slice(0, 10);
-    const entry = {
-      promise: undefined as unknown as Promise<ValueTx>,
-      load: kind === "load" ? req.amount : 0,
-      key: loadTotalKey(day, req.currency),
-    };
-    // Set before `begin` runs: a refusal before its first await removes it again at once.
-    this.starting.set(req.requestId, entry);
-    entry.promise = this.begin(kind, req, day);
-    return entry.promise;
+    const load = kind === "load" ? req.amount : 0;
+    return this.claims.claim(req.requestId, load, loadTotalKey(day, req.currency), () =>
+      this.begin(kind, req, day),
+    );
   }
 
   private async replay(kind: ValueKind, req: ValueRequest, existing: ValueTx): Promise<ValueTx> {
@@ -265,17 +257,9 @@ export class ValueEngine extends EventEmitter<Events> {
     return this.view(existing.txId);
   }
 
-  private inFlightLoads(key: string, self: string): number {
-    let sum = 0;
-    for (const [id, e] of this.starting) if (id !== self && e.key === key) sum += e.load;
-    return sum;
-  }
-
   private async begin(kind: ValueKind, req: ValueRequest, day: string): Promise<ValueTx> {
     let journaled = false;
-    const release = (): void => {
-      this.starting.delete(req.requestId);
-    };
+    const release = (): void => this.claims.release(req.requestId);
     try {
       if (this.refusing) {
         throw new TermhostError("BUSY", "the daemon is shutting down", {
@@ -289,7 +273,7 @@ export class ValueEngine extends EventEmitter<Events> {
           currencies: this.o.currencies,
           limits: this.o.limits,
           state: this.state,
-          inFlight: this.inFlightLoads(loadTotalKey(day, req.currency), req.requestId),
+          inFlight: this.claims.inFlight(loadTotalKey(day, req.currency), req.requestId),
           day,
         });
       }
@@ -660,21 +644,14 @@ export class ValueEngine extends EventEmitter<Events> {
       return;
     }
     const token = family.presence?.(where);
-    const known = this.identified.get(device);
-    if (token === undefined || known?.token !== token) {
-      this.identified.delete(device);
-      this.deviceRetry.reset(device);
-    } else if (!now && !waiting.some((tx) => tx.cardId === known.targetId)) {
-      return;
-    }
-    if (!now && !this.deviceRetry.due(device)) return;
+    if (!this.sweep.shouldAsk(device, token, (id) => waiting.some((tx) => tx.cardId === id), now)) return;
     this.o.log.debug({ where, waiting: waiting.map((tx) => tx.txId) }, "restore attempt");
     this.busyDevices.add(device);
     const run = this.restoreTarget(family, where, device, token, waiting)
       .then(
-        () => this.deviceRetry.reset(device),
+        () => this.sweep.succeeded(device),
         (e: unknown) => {
-          this.deviceRetry.failed(device);
+          this.sweep.failed(device);
           this.o.log.warn({ where, err: errorOf(e).message }, "restore attempt failed; will retry");
         },
       )
@@ -694,7 +671,7 @@ export class ValueEngine extends EventEmitter<Events> {
   ): Promise<void> {
     await family.withTarget(where, async (target) => {
       const targetId = await target.identify();
-      if (token !== undefined) this.identified.set(device, { token, targetId });
+      this.sweep.identifiedAs(device, token, targetId);
       const mine = waiting.filter((tx) => tx.cardId === targetId && !this.running.has(tx.txId));
       let stillOpen = 0;
       for (const tx of mine) {
