@@ -27,6 +27,9 @@ export function emptyIndexes(): LedgerIndexes {
 const isClosedPhase = (tx: ValueTx): boolean =>
   tx.phase === "applied" || tx.phase === "failed" || tx.phase === "unresolved";
 
+const isUnreported = (tx: ValueTx): boolean =>
+  tx.reversal !== null && !tx.reversal.reported && tx.reversalRefused === null;
+
 export const loadTotalKey = (day: string, currency: number): string => `${day}/${currency}`;
 
 /** A load counts against its day's limit unless it failed: an unresolved one may have landed. */
@@ -63,15 +66,47 @@ export function indexTx(ix: LedgerIndexes, tx: ValueTx): void {
   if (countsAsLoad(tx)) addLoad(ix, tx, 1);
 }
 
-/** Takes `tx` out of every index; `indexTx` puts it back once its record is applied. */
-export function unindexTx(ix: LedgerIndexes, tx: ValueTx): void {
-  ix.open.delete(tx.txId);
-  if (tx.cardId !== null) {
-    const set = ix.openByCard.get(tx.cardId);
+/** What the indexes hold of a transaction, taken before a record changes it. */
+export interface Indexed {
+  open: boolean;
+  cardId: string | null;
+  unreported: boolean;
+  counts: boolean;
+}
+
+export function indexedOf(tx: ValueTx): Indexed {
+  return {
+    open: !isClosedPhase(tx),
+    cardId: tx.cardId,
+    unreported: isUnreported(tx),
+    counts: countsAsLoad(tx),
+  };
+}
+
+/** Moves `tx` in the indexes from what `before` says to what it is now: only what changed. */
+export function reindexTx(ix: LedgerIndexes, tx: ValueTx, before: Indexed): void {
+  const open = !isClosedPhase(tx);
+  if (before.open && (!open || before.cardId !== tx.cardId) && before.cardId !== null) {
+    const set = ix.openByCard.get(before.cardId);
     set?.delete(tx.txId);
-    if (set?.size === 0) ix.openByCard.delete(tx.cardId);
+    if (set?.size === 0) ix.openByCard.delete(before.cardId);
   }
-  ix.unreported.delete(tx.txId);
-  if (countsAsLoad(tx)) addLoad(ix, tx, -1);
-  // `closed` keeps its order: a closed transaction never reopens, and pruning removes it itself.
+  if (before.open && !open) {
+    ix.open.delete(tx.txId);
+    ix.closed.set(tx.txId, true);
+  } else if (open && before.cardId !== tx.cardId && tx.cardId !== null) {
+    let set = ix.openByCard.get(tx.cardId);
+    if (set === undefined) {
+      set = new Set();
+      ix.openByCard.set(tx.cardId, set);
+    }
+    set.add(tx.txId);
+  }
+  const unreported = isUnreported(tx);
+  if (unreported !== before.unreported) {
+    if (unreported) ix.unreported.add(tx.txId);
+    else ix.unreported.delete(tx.txId);
+  }
+  const counts = countsAsLoad(tx);
+  if (counts !== before.counts) addLoad(ix, tx, counts ? 1 : -1);
 }

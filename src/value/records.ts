@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { JournalRecord } from "../journal/index.js";
-import { emptyIndexes, indexTx, type LedgerIndexes, unindexTx } from "./ledger-index.js";
+import { emptyIndexes, indexedOf, indexTx, type LedgerIndexes, reindexTx } from "./ledger-index.js";
 
 /**
  * The value ledger's journal records, for every kind of value transaction: card loads and debits,
@@ -237,10 +237,11 @@ export function reduceValue(state: ValueState, r: JournalRecord<ValueRecords>): 
   }
   const tx = state.txs.get(r.body.txId);
   if (tx === undefined) return state;
-  unindexTx(state, tx);
+  const before = indexedOf(tx);
   tx.updatedAt = r.body.at;
   applyStep(tx, r);
-  indexTx(state, tx);
+  reindexTx(state, tx, before);
+  if (!before.open) return state;
   pruneClosed(state);
   return state;
 }
