@@ -280,8 +280,16 @@ class ModelTarget implements ValueTarget {
     const c = this.card;
     const type = tx.kind === "load" ? "credit" : "debit";
     const s2 = Buffer.from(m.s2 ?? "0000000000000000", "hex");
-    if (c.last !== null && c.last.counter === m.counter && c.last.type === type && c.last.s2.equals(s2))
-      return c.last;
+    const last = c.last;
+    // A resend of the card's own last transaction is answered with its stored proof, not applied again.
+    const same =
+      last !== null &&
+      last.counter === m.counter &&
+      last.type === type &&
+      last.amount === m.amount &&
+      last.terminalId.toString("hex") === m.terminalId &&
+      last.s2.equals(s2);
+    if (same) return last;
     if (m.counter !== c.counter)
       throw new TermhostError("VALUE_REFUSED", `the card is at counter ${c.counter}`);
     return this.w.apply(c, type, m.amount, m.terminalId, s2, "us");
