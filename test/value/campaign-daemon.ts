@@ -92,6 +92,12 @@ export class CampaignDaemon {
     this.process = undefined;
   }
 
+  /** SIGTERM: the daemon lets its exchanges end and closes its PC/SC handles, as at a shutdown. */
+  async stop(): Promise<void> {
+    if (this.process !== undefined) await this.rig.stopProcess(this.process);
+    this.process = undefined;
+  }
+
   /**
    * The offline compaction a technician runs (`termhost journal compact value`), under the daemon's
    * clock: the daemon must be stopped.

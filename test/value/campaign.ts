@@ -172,7 +172,7 @@ export async function runCampaign(
       await repair();
       const amounts = Array.from({ length: n }, () => 1 + int(9));
       const { report, tries } = await secondTerminal(rig, slot, OTHER_TERMINAL, amounts);
-      if (tries > 1) count(faults, `second terminal: card not seen, re-seated, tried ${tries} times`);
+      if (tries > 1) count(faults, `second terminal after ${after}: card lost, re-seated, tried ${tries} times`);
       observations.push({ round, slot, after, report });
     };
 
@@ -292,7 +292,10 @@ export async function runCampaign(
         if (torn) armed.delete(targetSlot);
         if (fault === "second-terminal") {
           if (torn) {
-            await daemon.kill();
+            // The kiosk is shut down while its customer takes the card to another terminal. (A
+            // SIGKILL here races pcscd's clean-up of the dead daemon's handle on the torn card with
+            // the card's return, and pcscd may drop the card again: the kill rounds cover SIGKILL.)
+            await daemon.stop();
             await useElsewhere(
               round,
               targetSlot,
