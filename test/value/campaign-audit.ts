@@ -140,6 +140,10 @@ export async function audit(input: AuditInput): Promise<Audit> {
         discrepancies.push(
           `${op.requestId}: ${s.who} was told refused ${t.code}, yet the journal has it ${tx.state}`,
         );
+      } else {
+        discrepancies.push(
+          `${op.requestId}: ${s.who}'s other parameters were refused ${t.code}, not REQUEST_CONFLICT`,
+        );
       }
     }
     if (owners === 0) discrepancies.push(`${op.requestId}: the transaction matches no kiosk's request`);

@@ -172,7 +172,8 @@ export async function runCampaign(
       await repair();
       const amounts = Array.from({ length: n }, () => 1 + int(9));
       const { report, tries } = await secondTerminal(rig, slot, OTHER_TERMINAL, amounts);
-      if (tries > 1) count(faults, `second terminal after ${after}: card lost, re-seated, tried ${tries} times`);
+      if (tries > 1)
+        count(faults, `second terminal after ${after}: card lost, re-seated, tried ${tries} times`);
       observations.push({ round, slot, after, report });
     };
 

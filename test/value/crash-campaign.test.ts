@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { runCampaign } from "./campaign.js";
 
 const LONG = process.env.TERMHOST_LONG === "1";
-const ROUNDS = Number(process.env.TERMHOST_CAMPAIGN_ROUNDS ?? (LONG ? 640 : 32));
+const ROUNDS = Number(process.env.TERMHOST_CAMPAIGN_ROUNDS ?? (LONG ? 640 : 24));
 const SEED = Number(process.env.TERMHOST_SEED ?? 20261124);
 
 describe("loads, purchases and refills under crashes, tears, another terminal and clock jumps", () => {
