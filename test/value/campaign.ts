@@ -154,13 +154,16 @@ export async function runCampaign(
     let repairing: Promise<void> = Promise.resolve();
     /** A torn or vanished card is out of its reader: the customer puts it back. */
     const repair = (): Promise<void> => {
-      repairing = repairing.then(async () => {
-        for (const s of (await rig.simStatus()).slots) {
-          if (s.card === null || s.inserted) continue;
-          armed.delete(s.slot);
-          await rig.insert(s.slot);
-        }
-      });
+      // One at a time; a failed insert fails its caller, not every later repair.
+      repairing = repairing
+        .catch(() => undefined)
+        .then(async () => {
+          for (const s of (await rig.simStatus()).slots) {
+            if (s.card === null || s.inserted) continue;
+            armed.delete(s.slot);
+            await rig.insert(s.slot);
+          }
+        });
       return repairing;
     };
     const useElsewhere = async (
