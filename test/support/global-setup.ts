@@ -12,6 +12,7 @@ export default function setup(): void {
     ["/usr/bin/socat", "socat"],
     ["/usr/bin/ATR_analysis", "pcsc-tools"],
     ["/usr/bin/unshare", "util-linux"],
+    ["/usr/bin/faketime", "faketime"],
   ];
   const missing = needed
     .filter(([path]) => !existsSync(path))
