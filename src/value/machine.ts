@@ -80,6 +80,15 @@ export function valueStep(tx: ValueTx, e: ValueEvent, at: string): ValueEffect[]
   const unresolved = (reason: UnresolvedReason, message: string): ValueEffect[] => [
     { kind: "journal", record: { type: "value.unresolved", body: { txId, reason, message, at } } },
   ];
+  const applied = (c: Completion, restored: "already-applied" | "resent" | null): ValueEffect[] => [
+    {
+      kind: "journal",
+      record: {
+        type: "value.applied",
+        body: { txId, balanceAfter: c.balanceAfter, proof: c.proof, restored, at },
+      },
+    },
+  ];
   /** A message that can never land: its authorization is reported, then the transaction fails. */
   const reverse = (cause: TermhostError): ValueEffect[] =>
     tx.kind !== "debit" && tx.authorizationId !== null
@@ -120,21 +129,7 @@ export function valueStep(tx: ValueTx, e: ValueEvent, at: string): ValueEffect[]
         case "other-card":
           return [];
         case "applied":
-          return [
-            {
-              kind: "journal",
-              record: {
-                type: "value.applied",
-                body: {
-                  txId,
-                  balanceAfter: d.completion.balanceAfter,
-                  proof: d.completion.proof,
-                  restored: "already-applied",
-                  at,
-                },
-              },
-            },
-          ];
+          return applied(d.completion, "already-applied");
         case "resend":
           return [{ kind: "send", restored: "resent" }];
         case "stale":
@@ -146,21 +141,7 @@ export function valueStep(tx: ValueTx, e: ValueEvent, at: string): ValueEffect[]
     }
     case "sent":
       if (tx.phase !== "authorized" && tx.phase !== "debiting") return [];
-      return [
-        {
-          kind: "journal",
-          record: {
-            type: "value.applied",
-            body: {
-              txId,
-              balanceAfter: e.completion.balanceAfter,
-              proof: e.completion.proof,
-              restored: e.restored,
-              at,
-            },
-          },
-        },
-      ];
+      return applied(e.completion, e.restored);
     case "found": {
       if (tx.phase !== "authorizing") return [];
       const f = e.found;

@@ -261,16 +261,7 @@ class ModelTarget implements ValueTarget {
     );
     if (tx.kind === "load" && tx.authorizationId !== null) {
       const id = tx.authorizationId;
-      await this.faults.run(
-        "authority.verifyCompletion",
-        () => {
-          const a = this.w.authorizations[id];
-          if (a === undefined || a.status === "reversed")
-            throw new TermhostError("CARD_NOT_AUTHENTIC", "completion of a reversed authorization");
-          a.status = "applied";
-        },
-        unreachable,
-      );
+      await this.complete(id);
     }
     return { balanceAfter: record.balanceAfter, proof: record.proof.toString("hex") };
   }
@@ -295,6 +286,20 @@ class ModelTarget implements ValueTarget {
     return this.w.apply(c, type, m.amount, m.terminalId, s2, "us");
   }
 
+  /** The authorizer's check of the card's proof: marks the authorization applied. */
+  private complete(id: number): Promise<void> {
+    return this.faults.run(
+      "authority.verifyCompletion",
+      () => {
+        const a = this.w.authorizations[id];
+        if (a === undefined || a.status === "reversed")
+          throw new TermhostError("CARD_NOT_AUTHENTIC", "completion of a reversed authorization");
+        a.status = "applied";
+      },
+      unreachable,
+    );
+  }
+
   identify(): Promise<string> {
     return this.faults.run(`card.identify@${this.where}`, () => this.card.cardId, removed);
   }
@@ -305,16 +310,7 @@ class ModelTarget implements ValueTarget {
     if (d.kind !== "applied") return d;
     if (tx.kind === "load" && tx.authorizationId !== null) {
       const id = tx.authorizationId;
-      await this.faults.run(
-        "authority.verifyCompletion",
-        () => {
-          const a = this.w.authorizations[id];
-          if (a === undefined || a.status === "reversed")
-            throw new TermhostError("CARD_NOT_AUTHENTIC", "completion of a reversed authorization");
-          a.status = "applied";
-        },
-        unreachable,
-      );
+      await this.complete(id);
     }
     return { kind: "applied", completion: { balanceAfter: d.balanceAfter, proof: d.proof.toString("hex") } };
   }
