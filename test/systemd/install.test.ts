@@ -63,7 +63,9 @@ describe("scripts/install.sh", () => {
   it("installs a daemon that runs on its own, away from the checkout", () => {
     const r = spawnSync(join(prefix, "bin/termhostd"), ["--print-config"], { cwd: "/", encoding: "utf8" });
     // Unconfigured, it runs and says what production mode would refuse: the built-in terminal id.
-    expect(r.stderr).toMatch(/^termhostd: would not start: DEFAULT_TERMINAL_ID_IN_PRODUCTION: value\.terminalId/);
+    expect(r.stderr).toMatch(
+      /^termhostd: would not start: DEFAULT_TERMINAL_ID_IN_PRODUCTION: value\.terminalId/,
+    );
     expect(r.status).toBe(0);
     const config = JSON.parse(r.stdout) as { logLevel?: unknown };
     expect(config.logLevel).toBe("info");
