@@ -392,6 +392,7 @@ export class PostageService {
         await this.ledger.synced(name, registers);
         this.fundsChanged(name);
       },
+      checkRefill: (meter, amount) => this.checkRefillAmount({ meter, amount }),
       log: this.o.log,
     });
   }
@@ -402,13 +403,11 @@ export class PostageService {
   }
 
   /**
-   * A refill's own checks, before the value engine sees it (it applies the terminal's value limits to
-   * card loads only): a positive amount, in the meter's currency when the caller names one, within
-   * `postage.maxRefillAmount`.
+   * The currency a refill names (if any) is the meter's, and the meter's profile names a known one.
+   * Checked by `postage.refill` before the value engine; the amount by `checkRefillAmount`.
    */
-  checkRefill(r: { meter: string; amount: number; currency?: string | undefined }): void {
-    const m = this.meter(r.meter);
-    const currency = m.profile.currency;
+  checkRefillCurrency(r: { meter: string; currency?: string | undefined }): void {
+    const currency = this.meter(r.meter).profile.currency;
     if (r.currency !== undefined && r.currency !== currency)
       throw new TermhostError("VALUE_REFUSED", `meter ${r.meter} holds ${currency}, not ${r.currency}`, {
         hint: `ask for the refill in ${currency}, the currency of the meter's profile`,
@@ -423,6 +422,15 @@ export class PostageService {
           context: { meter: r.meter, meterCurrency: currency },
         },
       );
+  }
+
+  /**
+   * A refill adds a positive amount within `postage.maxRefillAmount` (the value engine applies the
+   * terminal's value limits to card loads only). Run by the meter family inside the value engine,
+   * once the request id is claimed: a request whose id is known gets the ledger's answer instead.
+   */
+  checkRefillAmount(r: { meter: string; amount: number }): void {
+    const currency = this.meter(r.meter).profile.currency;
     if (!Number.isInteger(r.amount) || r.amount <= 0)
       throw new TermhostError("VALUE_REFUSED", `a refill adds a positive amount, not ${r.amount}`, {
         hint: "give the amount in minor units, at least 1",

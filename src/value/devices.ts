@@ -107,6 +107,12 @@ export interface ValueDevices {
    * target it already identified under the same token.
    */
   presence?(where: string): string | undefined;
+  /**
+   * The family's own checks of a request (a refill's limit), run once the request id is claimed
+   * and before anything is journaled, so that a request with a known id is answered by the ledger
+   * whatever it asks. Throws a typed refusal.
+   */
+  check?(kind: ValueKind, req: { reader: string; amount: number; currency: number }): void;
 }
 
 export function isCardMessage(m: StoredMessage | null): m is ValueMessage {

@@ -153,6 +153,11 @@ export class ValueEngine extends EventEmitter<Events> {
     return id === undefined ? undefined : this.state.txs.get(id);
   }
 
+  /** Whether the ledger holds this request id, or a request with it is starting. */
+  knows(requestId: string): boolean {
+    return this.state.byRequest.has(requestId) || this.claims.pending(requestId) !== undefined;
+  }
+
   isRunning(txId: string): boolean {
     return this.running.has(txId);
   }
@@ -277,6 +282,7 @@ export class ValueEngine extends EventEmitter<Events> {
           day,
         });
       }
+      family.check?.(kind, req);
       const device = `${family.name}/${req.reader}`;
       if (this.busyDevices.has(device)) {
         throw new TermhostError("BUSY", `a transaction is in progress on '${req.reader}'`, {

@@ -120,7 +120,7 @@ export async function runCampaign(
   const used = { load: new Set<number>(), debit: new Set<number>(), refill: new Set<number>() };
   // Amounts are unique per kind over the run: the SAM's ledger and the card's log name a load by it.
   const fresh = (kind: OpKind): number => {
-    const range = kind === "load" ? 50_000 : kind === "debit" ? 3_000 : 1_000_000;
+    const range = kind === "load" ? 50_000 : kind === "debit" ? 3_000 : 400_000; // refills within postage.maxRefillAmount (500,000)
     for (;;) {
       const a = 1 + int(range);
       if (!used[kind].has(a)) {

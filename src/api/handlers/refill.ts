@@ -40,8 +40,9 @@ export function registerRefillMethod(
         ? { serial: known.cardId, currency: "" }
         : await postage.identity(p.meter, waitMs);
     const txnId = refillTxnId(serial, p.requestId);
-    // A refill's own checks: the value engine applies the terminal's limits to card loads only.
-    if (known === undefined) postage.checkRefill(p);
+    // The currency asked for is the meter's; the amount and its limit are checked by the meter
+    // family in the value engine, after the request id is claimed (a known id gets its ledger answer).
+    if (known === undefined && !value.knows(p.requestId)) postage.checkRefillCurrency(p);
     if (known === undefined && p.authorization === undefined && !postage.signsRefills(p.meter))
       throw new TermhostError(
         "POSTAGE_REFILL_UNAUTHORIZED",

@@ -9,7 +9,7 @@ import {
   type ValueDevices,
   type ValueTarget,
 } from "../../value/devices.js";
-import type { RefillMessage, ValueTx } from "../../value/records.js";
+import type { RefillMessage, ValueKind, ValueTx } from "../../value/records.js";
 import { refillTxnId } from "../batch/ids.js";
 import type { Mutex } from "../batch/lock.js";
 import type { MeterDriver } from "../meter/meter-driver.js";
@@ -26,6 +26,8 @@ export interface MeterAccess {
   vendorKey(meter: string): string | undefined;
   /** The meter's registers moved: align the balance mirror and wake batches waiting for funds. */
   fundsMoved(meter: string, registers: Registers): Promise<void>;
+  /** A refill's own checks (amount, limit): throws a typed refusal. */
+  checkRefill?(meter: string, amount: number): void;
   log?: Logger | undefined;
 }
 
@@ -82,6 +84,10 @@ export class MeterDevices implements ValueDevices {
     private readonly readyWaitMs = 10_000,
   ) {
     this.authority = vendorAuthority(access.log);
+  }
+
+  check(_kind: ValueKind, req: { reader: string; amount: number }): void {
+    this.access.checkRefill?.(req.reader, req.amount);
   }
 
   withTarget<T>(meter: string, fn: (target: ValueTarget) => Promise<T>): Promise<T> {
