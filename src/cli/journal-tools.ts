@@ -6,6 +6,7 @@
 import { existsSync } from "node:fs";
 import { basename, isAbsolute, join, resolve } from "node:path";
 import { type Config, defaultConfig, loadConfigFile } from "../daemon/config.js";
+import { valueRetention } from "../daemon/value-config.js";
 import { TermhostError } from "../errors/errors.js";
 import { nodeFs, O_RDONLY } from "../journal/fs.js";
 import {
@@ -27,25 +28,13 @@ import {
   ledgerReducer,
   ledgerSnapshotCodec,
 } from "../postage/ledger/state.js";
-import {
-  emptyValueState,
-  isOpen,
-  reduceValue,
-  ValueRecords,
-  type ValueState,
-  valueSnapshot,
-} from "../value/records.js";
+import { isOpen, type ValueState, valueJournalOptions } from "../value/records.js";
 
 export type JournalKind = "value" | "postage";
 
 /** Compaction keeps closed transactions this long; the daemon's own setting when --config is given. */
 function valueOptions(config: Config) {
-  return {
-    types: ValueRecords,
-    initialState: emptyValueState,
-    reduce: reduceValue,
-    snapshot: valueSnapshot(config.value.retainClosedDays * 86_400_000),
-  };
+  return valueJournalOptions(valueRetention(config.value));
 }
 
 /** Finished batches are forgotten as the daemon forgets them, by its own settings. */

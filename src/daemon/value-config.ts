@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { IssuerHostConfig } from "../authorize/issuer-host.js";
 import { CURRENCY_CODES } from "../purse/currency.js";
+import { DEFAULT_RETENTION, type ValueRetention } from "../value/records.js";
 
 /** The simulators' terminal ("TERM0001"): production mode refuses it, the operator sets the real one. */
 export const DEFAULT_TERMINAL_ID = "5445524D30303031";
@@ -51,3 +52,12 @@ export const ValueConfig = z
   })
   .strict();
 export type ValueConfig = z.infer<typeof ValueConfig>;
+
+/** The value ledger's retention as configured (docs/value.md, "Idempotency and concurrency"). */
+export function valueRetention(config: ValueConfig): ValueRetention {
+  return {
+    ...DEFAULT_RETENTION,
+    closedMs: config.retainClosedDays * 86_400_000,
+    maxClosed: config.retainClosedTransactions,
+  };
+}

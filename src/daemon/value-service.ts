@@ -10,17 +10,8 @@ import { currencyNumeric } from "../purse/currency.js";
 import { PurseDevices } from "../purse/engine/purse-devices.js";
 import { SAM_AID } from "../purse/messages/index.js";
 import { ValueEngine } from "../value/engine.js";
-import {
-  DEFAULT_RETENTION,
-  emptyValueState,
-  reduceValue,
-  type ValueRecords,
-  type ValueRetention,
-  type ValueState,
-  ValueRecords as valueRecordTypes,
-  valueSnapshot,
-} from "../value/records.js";
-import type { ValueConfig } from "./value-config.js";
+import { type ValueRecords, type ValueState, valueJournalOptions } from "../value/records.js";
+import { type ValueConfig, valueRetention } from "./value-config.js";
 import type { ReaderGuard } from "./virtual-readers.js";
 
 export interface ValueService {
@@ -62,11 +53,7 @@ export async function startValueService(
   guard: ReaderGuard,
 ): Promise<ValueService> {
   const path = isAbsolute(config.journal) ? config.journal : join(stateDir, config.journal);
-  const retention: ValueRetention = {
-    ...DEFAULT_RETENTION,
-    closedMs: config.retainClosedDays * 86_400_000,
-    maxClosed: config.retainClosedTransactions,
-  };
+  const retention = valueRetention(config);
   let engine: ValueEngine | undefined;
   /**
    * A journal that failed a write refuses appends until reopened: value requests get
@@ -81,10 +68,7 @@ export async function startValueService(
     open: (onEvent) =>
       openJournal({
         path,
-        types: valueRecordTypes,
-        initialState: () => emptyValueState(retention),
-        reduce: reduceValue,
-        snapshot: valueSnapshot(retention),
+        ...valueJournalOptions(retention),
         onEvent,
       }) as unknown as Promise<Journal<ValueRecords, ValueState, unknown>>,
     onReopened: (journal) => engine?.replaceJournal(journal),

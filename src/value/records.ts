@@ -391,3 +391,13 @@ export const valueSnapshot = (retention: ValueRetention | number = DEFAULT_RETEN
     },
   };
 };
+
+/** What `openJournal` needs for the value ledger, with its retention: the daemon, the CLI and tests. */
+export function valueJournalOptions(retention: ValueRetention = DEFAULT_RETENTION) {
+  return {
+    types: ValueRecords,
+    initialState: () => emptyValueState(retention),
+    reduce: reduceValue,
+    snapshot: valueSnapshot(retention),
+  };
+}

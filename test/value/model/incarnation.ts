@@ -11,13 +11,10 @@ import {
 import { ValueEngine, type ValueLimits } from "../../../src/value/engine.js";
 import {
   DEFAULT_RETENTION,
-  emptyValueState,
-  reduceValue,
   type ValueRecords,
   type ValueRetention,
   type ValueState,
-  ValueRecords as valueRecordTypes,
-  valueSnapshot,
+  valueJournalOptions,
 } from "../../../src/value/records.js";
 import { FaultPlan, type World } from "./world.js";
 
@@ -119,10 +116,7 @@ export class Incarnation {
       open: (onEvent) =>
         openJournal({
           path,
-          types: valueRecordTypes,
-          initialState: () => emptyValueState(retention),
-          reduce: reduceValue,
-          snapshot: valueSnapshot(retention),
+          ...valueJournalOptions(retention),
           fs,
           ...(o.sync === undefined ? {} : { sync: o.sync }),
           onEvent,
