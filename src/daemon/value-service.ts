@@ -2,12 +2,13 @@ import { isAbsolute, join } from "node:path";
 import type { Logger } from "pino";
 import { IssuerHostAuthorizer } from "../authorize/issuer-host.js";
 import { SamAuthorizer } from "../authorize/sam.js";
+import { CardDevices } from "../cards/card-devices.js";
 import { type Journal, JournalSupervisor, openJournal } from "../journal/index.js";
 import { identifyCard } from "../pcsc/profiles/identify.js";
 import type { DeviceProfiles } from "../pcsc/profiles/load.js";
 import type { ReaderManager } from "../pcsc/reader-manager.js";
 import { currencyNumeric } from "../purse/currency.js";
-import { PurseDevices } from "../purse/engine/purse-devices.js";
+import { authorityOf, PurseFamily } from "../purse/engine/purse-family.js";
 import { SAM_AID } from "../purse/messages/index.js";
 import { ValueEngine } from "../value/engine.js";
 import { type ValueRecords, type ValueState, valueJournalOptions } from "../value/records.js";
@@ -82,24 +83,25 @@ export async function startValueService(
     retryMs: config.retryMs,
     log: log.child({ part: "value" }),
   });
+  const authorizer =
+    config.authorizer.kind === "issuer"
+      ? new IssuerHostAuthorizer(withoutKind(config.authorizer))
+      : new SamAuthorizer({
+          reader: samReader,
+          // A simulated SAM in a virtual reader authorizes nothing in production.
+          withCard: (reader, fn) => {
+            guard.check(reader);
+            return readers.withCard(reader, "exclusive", fn);
+          },
+        });
+  const terminalId = Buffer.from(config.terminalId, "hex");
   engine.addDevices(
     guard.devices(
-      new PurseDevices({
+      new CardDevices({
         readers,
-        authorizer:
-          config.authorizer.kind === "issuer"
-            ? new IssuerHostAuthorizer(withoutKind(config.authorizer))
-            : new SamAuthorizer({
-                reader: samReader,
-                // A simulated SAM in a virtual reader authorizes nothing in production.
-                withCard: (reader, fn) => {
-                  guard.check(reader);
-                  return readers.withCard(reader, "exclusive", fn);
-                },
-              }),
+        authority: authorityOf(authorizer),
         samReader,
-        terminalId: Buffer.from(config.terminalId, "hex"),
-        maxBalance: config.limits.maxBalance,
+        families: [new PurseFamily({ authorizer, terminalId, maxBalance: config.limits.maxBalance })],
       }),
     ),
   );

@@ -5,9 +5,10 @@ import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { PurseCard } from "../../simulators/cards/purse/purse-card.js";
 import type { Authorizer } from "../../src/authorize/authorizer.js";
+import { CardDevices } from "../../src/cards/card-devices.js";
 import { type Journal, openJournal } from "../../src/journal/index.js";
 import type { ReaderManager } from "../../src/pcsc/reader-manager.js";
-import { PurseDevices } from "../../src/purse/engine/purse-devices.js";
+import { authorityOf, PurseFamily } from "../../src/purse/engine/purse-family.js";
 import { SIMULATOR_MASTER_KEY_HEX } from "../../src/purse/messages/well-known-keys.js";
 import { ValueEngine } from "../../src/value/engine.js";
 import {
@@ -104,12 +105,17 @@ describe("a card that answers in another currency", () => {
       log: pino({ level: "silent" }),
     });
     engine.addDevices(
-      new PurseDevices({
+      new CardDevices({
         readers,
-        authorizer,
+        authority: authorityOf(authorizer),
         samReader: () => undefined,
-        terminalId: Buffer.from("5445524d30303031", "hex"),
-        maxBalance: 100_000,
+        families: [
+          new PurseFamily({
+            authorizer,
+            terminalId: Buffer.from("5445524d30303031", "hex"),
+            maxBalance: 100_000,
+          }),
+        ],
       }),
     );
     try {

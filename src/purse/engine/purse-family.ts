@@ -1,24 +1,22 @@
 import type { Authorizer } from "../../authorize/authorizer.js";
+import type { CardFamily } from "../../cards/card-family.js";
 import { TermhostError } from "../../errors/errors.js";
-import type { ReaderManager } from "../../pcsc/reader-manager.js";
+import type { CardChannel } from "../../pcsc/reader-manager.js";
 import {
   type Completion,
   type DebitSteps,
   type IncreaseSteps,
   isCardMessage,
   type RestoreDecision,
-  type ValueDevices,
+  type ValueAuthority,
   type ValueTarget,
 } from "../../value/devices.js";
 import type { ValueMessage, ValueTx } from "../../value/records.js";
 import { PurseCardOps } from "./card.js";
 import { decideRestore } from "./restore-decision.js";
 
-export interface PurseDevicesOptions {
-  readers: ReaderManager;
+export interface PurseFamilyOptions {
   authorizer: Authorizer;
-  /** The SAM's reader, which holds no purse to restore. */
-  samReader: () => string | undefined;
   terminalId: Buffer;
   /** A load may not take a card's balance above this. */
   maxBalance: number;
@@ -32,50 +30,33 @@ function cardMessage(tx: ValueTx): ValueMessage {
   return tx.message;
 }
 
-/** Purse cards in the PC/SC readers: loads (claim 002) and purchases, authorized by the SAM or issuer host. */
-export class PurseDevices implements ValueDevices {
-  readonly name = "card";
-  readonly kinds = ["load", "debit"] as const;
-  readonly authority;
+/** The value engine's view of an authorizer's ledger: looking up, reversing, abandoning. */
+export function authorityOf(authorizer: Authorizer): ValueAuthority {
+  return {
+    find: (targetId: string, counter: number) => authorizer.find(Buffer.from(targetId, "hex"), counter),
+    reportReversal: async (authorizationId: number) => {
+      await authorizer.reportReversal(authorizationId);
+    },
+    abandon: (ref: string) => authorizer.abandon(ref),
+  };
+}
 
-  constructor(private readonly o: PurseDevicesOptions) {
-    const { authorizer } = o;
-    this.authority = {
-      find: (targetId: string, counter: number) => authorizer.find(Buffer.from(targetId, "hex"), counter),
-      reportReversal: async (authorizationId: number) => {
-        await authorizer.reportReversal(authorizationId);
-      },
-      abandon: (ref: string) => authorizer.abandon(ref),
-    };
+/**
+ * termhost's own purse cards: loads (claim 002) and purchases, authorized by the SAM or the issuer
+ * host. It claims every card, so it goes last: a card of no other family is spoken to as a purse,
+ * and refused by SELECT when it is none.
+ */
+export class PurseFamily implements CardFamily {
+  readonly name = "purse";
+
+  constructor(private readonly o: PurseFamilyOptions) {}
+
+  claims(): boolean {
+    return true;
   }
 
-  withTarget<T>(reader: string, fn: (target: ValueTarget) => Promise<T>): Promise<T> {
-    return this.o.readers.withCard(reader, "exclusive", (channel) =>
-      fn(new CardTarget(new PurseCardOps(channel.transmit), this.o)),
-    );
-  }
-
-  present(): string[] {
-    const sam = this.o.samReader();
-    return this.o.readers
-      .list()
-      .filter((r) => r.card === "present" && r.name !== sam)
-      .map((r) => r.name);
-  }
-
-  mayHold(reader: string): boolean {
-    return reader !== this.o.samReader();
-  }
-
-  /** Changes with every insertion: the time the reader last saw its card change, and its ATR. */
-  presence(reader: string): string | undefined {
-    const view = this.o.readers.list().find((r) => r.name === reader);
-    return view === undefined || view.card !== "present" ? undefined : `${view.since}/${view.atr ?? ""}`;
-  }
-
-  onAppear(listener: (where: string | null) => void): void {
-    this.o.readers.on("card-inserted", (view) => listener(view.name));
-    this.o.readers.on("service-up", () => listener(null));
+  target(channel: CardChannel): ValueTarget {
+    return new CardTarget(new PurseCardOps(channel.transmit), this.o);
   }
 }
 
@@ -84,7 +65,7 @@ class CardTarget implements ValueTarget {
 
   constructor(
     private readonly card: PurseCardOps,
-    private readonly o: PurseDevicesOptions,
+    private readonly o: PurseFamilyOptions,
   ) {}
 
   private async select(): Promise<void> {
