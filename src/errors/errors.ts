@@ -27,6 +27,8 @@ export const ErrorCode = {
   APDU_MALFORMED: "APDU_MALFORMED",
   APDU_STATUS: "APDU_STATUS",
   ATR_MALFORMED: "ATR_MALFORMED",
+  /** A DESFire card answered a native command with a status other than 00 / AF (named in context.status). */
+  DESFIRE_STATUS: "DESFIRE_STATUS",
   // value increases and restore
   CARD_NOT_AUTHENTIC: "CARD_NOT_AUTHENTIC",
   AUTHORIZATION_DECLINED: "AUTHORIZATION_DECLINED",
