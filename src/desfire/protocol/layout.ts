@@ -1,4 +1,4 @@
-import type { CommMode } from "./secure-messaging.js";
+import type { CommMode, Protection } from "./secure-messaging.js";
 
 /** termhost's DESFire application (docs/desfire.md): AID 0x544801, sent little-endian. */
 export const TERMHOST_AID = Buffer.from([0x01, 0x48, 0x54]);
@@ -35,4 +35,26 @@ export const Ins = {
 /** The AN10922 input for a key of our application: UID(7) ‖ AID(3, as sent) ‖ "TERMHOST". */
 export function diversificationInput(uid: Buffer, aid: Buffer = TERMHOST_AID): Buffer {
   return Buffer.concat([uid, aid, TERMHOST_SYSTEM_ID]);
+}
+
+/**
+ * How each command is protected given its file's comm setting, the same on host and card: reads
+ * send a MACed command and get the file's protection back; writes send the file's protection and
+ * get a MAC back; the commands without a file are MACed both ways.
+ */
+export function protectionFor(ins: number, fileComm: CommMode = "mac"): Protection {
+  const down = (m: CommMode): CommMode => (m === "full" ? "mac" : m);
+  switch (ins) {
+    case Ins.GET_VALUE:
+      return { command: down(fileComm), response: fileComm, responseLength: 4 };
+    case Ins.READ_RECORDS:
+      return { command: down(fileComm), response: fileComm };
+    case Ins.CREDIT:
+    case Ins.DEBIT:
+    case Ins.LIMITED_CREDIT:
+    case Ins.WRITE_RECORD:
+      return { command: fileComm, response: down(fileComm) };
+    default:
+      return { command: "mac", response: "mac" };
+  }
 }

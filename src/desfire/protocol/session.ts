@@ -2,7 +2,7 @@ import { TermhostError } from "../../errors/errors.js";
 import type { DesfireKeyHolder } from "./auth-crypto.js";
 import { type DesfireFileSettings, decodeFileSettings } from "./file-settings.js";
 import { exchangeNative, parseNativeReply, type Transmit } from "./framing.js";
-import { Ins, LOG_FILE_COMM, LOG_RECORD_SIZE, VALUE_FILE_COMM } from "./layout.js";
+import { Ins, LOG_FILE_COMM, LOG_RECORD_SIZE, protectionFor, VALUE_FILE_COMM } from "./layout.js";
 import {
   type CommMode,
   freshEv1State,
@@ -135,11 +135,12 @@ export class DesfireSession {
   }
 
   async getValue(fileNo: number, comm: CommMode = VALUE_FILE_COMM): Promise<number> {
-    const data = await this.command(Ins.GET_VALUE, Buffer.from([fileNo]), Buffer.alloc(0), {
-      command: comm === "full" ? "mac" : comm,
-      response: comm,
-      responseLength: 4,
-    });
+    const data = await this.command(
+      Ins.GET_VALUE,
+      Buffer.from([fileNo]),
+      Buffer.alloc(0),
+      protectionFor(Ins.GET_VALUE, comm),
+    );
     if (data.length !== 4)
       throw new TermhostError("APDU_MALFORMED", `GetValue answered ${data.length} bytes, expected 4`);
     return data.readInt32LE(0);
@@ -168,10 +169,7 @@ export class DesfireSession {
       throw new TermhostError("APDU_MALFORMED", "WriteRecord needs 1.. bytes within the record");
     }
     const header = Buffer.concat([Buffer.from([fileNo]), u24(offset), u24(data.length)]);
-    const reply = await this.command(Ins.WRITE_RECORD, header, data, {
-      command: comm,
-      response: comm === "full" ? "mac" : comm,
-    });
+    const reply = await this.command(Ins.WRITE_RECORD, header, data, protectionFor(Ins.WRITE_RECORD, comm));
     if (reply.length !== 0) throw new TermhostError("APDU_MALFORMED", "WriteRecord answered data");
   }
 
@@ -182,10 +180,12 @@ export class DesfireSession {
     recordSize = LOG_RECORD_SIZE,
   ): Promise<Buffer[]> {
     const header = Buffer.concat([Buffer.from([fileNo]), u24(0), u24(0)]);
-    const data = await this.command(Ins.READ_RECORDS, header, Buffer.alloc(0), {
-      command: comm === "full" ? "mac" : comm,
-      response: comm,
-    });
+    const data = await this.command(
+      Ins.READ_RECORDS,
+      header,
+      Buffer.alloc(0),
+      protectionFor(Ins.READ_RECORDS, comm),
+    );
     if (data.length % recordSize !== 0) {
       throw new TermhostError(
         "APDU_MALFORMED",
@@ -198,27 +198,33 @@ export class DesfireSession {
   }
 
   async commitTransaction(): Promise<void> {
-    const reply = await this.command(Ins.COMMIT_TRANSACTION, Buffer.alloc(0), Buffer.alloc(0), {
-      command: "mac",
-      response: "mac",
-    });
+    const reply = await this.command(
+      Ins.COMMIT_TRANSACTION,
+      Buffer.alloc(0),
+      Buffer.alloc(0),
+      protectionFor(Ins.COMMIT_TRANSACTION),
+    );
     if (reply.length !== 0) throw new TermhostError("APDU_MALFORMED", "CommitTransaction answered data");
   }
 
   async abortTransaction(): Promise<void> {
-    const reply = await this.command(Ins.ABORT_TRANSACTION, Buffer.alloc(0), Buffer.alloc(0), {
-      command: "mac",
-      response: "mac",
-    });
+    const reply = await this.command(
+      Ins.ABORT_TRANSACTION,
+      Buffer.alloc(0),
+      Buffer.alloc(0),
+      protectionFor(Ins.ABORT_TRANSACTION),
+    );
     if (reply.length !== 0) throw new TermhostError("APDU_MALFORMED", "AbortTransaction answered data");
   }
 
   async getFileSettings(fileNo: number): Promise<DesfireFileSettings> {
     return decodeFileSettings(
-      await this.command(Ins.GET_FILE_SETTINGS, Buffer.from([fileNo]), Buffer.alloc(0), {
-        command: "mac",
-        response: "mac",
-      }),
+      await this.command(
+        Ins.GET_FILE_SETTINGS,
+        Buffer.from([fileNo]),
+        Buffer.alloc(0),
+        protectionFor(Ins.GET_FILE_SETTINGS),
+      ),
     );
   }
 
@@ -231,10 +237,7 @@ export class DesfireSession {
     }
     const data = Buffer.alloc(4);
     data.writeInt32LE(amount);
-    const reply = await this.command(ins, Buffer.from([fileNo]), data, {
-      command: comm,
-      response: comm === "full" ? "mac" : comm,
-    });
+    const reply = await this.command(ins, Buffer.from([fileNo]), data, protectionFor(ins, comm));
     if (reply.length !== 0) throw new TermhostError("APDU_MALFORMED", "a value command answered data");
   }
 
