@@ -1,3 +1,4 @@
+import type { DesfireKeyHolder } from "../desfire/protocol/index.js";
 import type {
   AuthenticateResponse,
   AuthorizationRecord,
@@ -67,4 +68,37 @@ export interface Authorizer {
    * is issued in it, so what `find` then answers is final. Repeating it succeeds.
    */
   abandon(ref: string): Promise<void>;
+}
+
+/** The terms of a DESFire credit, as the card showed them in the session the authorizer authenticated. */
+export interface DesfireLoadRequest {
+  /** 0xDF ‖ UID. */
+  cardId: Buffer;
+  /** The highest sequence number in the card's transaction log. */
+  counter: number;
+  balance: number;
+  amount: number;
+  currency: number;
+  terminalId: Buffer;
+}
+
+/**
+ * One DESFire card session at the authorizer: it runs the card authentication's cryptography as
+ * the key holder (the host never holds a card key, only the session keys of this one session),
+ * then, for a card that proved its key in this session, issues the credit's authorization.
+ */
+export interface DesfireAuthorizerSession {
+  keyHolder(cardId: Buffer): DesfireKeyHolder;
+  /** `authorizationId` and the authorization MAC the card's log record will carry (as `s2`). */
+  authorize(request: DesfireLoadRequest): Promise<Authorization>;
+}
+
+/** An authorizer that can authorize DESFire value-file credits (the SAM). */
+export interface DesfireAuthorizer {
+  desfireSession<T>(fn: (session: DesfireAuthorizerSession) => Promise<T>): Promise<T>;
+  /**
+   * Records the authorization as applied once the card's log holds its record: `authMac` as read
+   * back under the session MAC. Rejects with CARD_NOT_AUTHENTIC when it is not this authorization's.
+   */
+  verifyDesfireCompletion(authorizationId: number, balanceAfter: number, authMac: Buffer): Promise<void>;
 }

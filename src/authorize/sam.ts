@@ -1,3 +1,12 @@
+import type { DesfireKeyHolder } from "../desfire/protocol/index.js";
+import {
+  buildDesfireAuthChallenge,
+  buildDesfireAuthFinish,
+  buildDesfireCompletion,
+  buildDesfireIssue,
+  parseDesfireAuthChallengeResponse,
+  parseDesfireSessionKeys,
+} from "../desfire/sam/messages.js";
 import { type ErrorCode, isTermhostError, TermhostError } from "../errors/errors.js";
 import type { CommandApdu } from "../pcsc/apdu/command.js";
 import { exchange, type Transmit } from "../pcsc/apdu/exchange.js";
@@ -22,7 +31,15 @@ import {
   parseIssueAuthorizationResponse,
   SAM_AID,
 } from "../purse/messages/index.js";
-import type { Authorization, Authorizer, AuthorizerSession, LoadAuthorizationRequest } from "./authorizer.js";
+import type {
+  Authorization,
+  Authorizer,
+  AuthorizerSession,
+  DesfireAuthorizer,
+  DesfireAuthorizerSession,
+  DesfireLoadRequest,
+  LoadAuthorizationRequest,
+} from "./authorizer.js";
 
 /** Where the SAM is: a function so the reader can be found again after a re-plug or pcscd restart. */
 export interface SamSlot {
@@ -56,11 +73,21 @@ async function send(
 const macOrRefused = (sw: number): ErrorCode =>
   sw === PurseSW.MAC_INVALID ? "CARD_NOT_AUTHENTIC" : "AUTHORIZATION_DECLINED";
 
+const macOrUnavailable = (sw: number): ErrorCode =>
+  sw === PurseSW.MAC_INVALID ? "CARD_NOT_AUTHENTIC" : "AUTHORIZER_UNAVAILABLE";
+
+const completionError = (sw: number): ErrorCode =>
+  sw === PurseSW.MAC_INVALID
+    ? "CARD_NOT_AUTHENTIC"
+    : sw === PurseSW.REFERENCE_NOT_FOUND
+      ? "TRANSACTION_NOT_FOUND"
+      : "VALUE_REFUSED";
+
 /**
  * The SAM in a reader slot as the Authorizer. A session holds the SAM exclusively from challenge to
  * authorization, because the SAM keeps the challenge and the verified card in its RAM.
  */
-export class SamAuthorizer implements Authorizer {
+export class SamAuthorizer implements Authorizer, DesfireAuthorizer {
   readonly name = "sam";
 
   constructor(private readonly slot: SamSlot) {}
@@ -92,6 +119,53 @@ export class SamAuthorizer implements Authorizer {
     });
   }
 
+  /** Holds the SAM for the whole card session: it keeps the authentication's state in its RAM. */
+  desfireSession<T>(fn: (session: DesfireAuthorizerSession) => Promise<T>): Promise<T> {
+    return this.withSam(async (t) => {
+      const keyHolder = (cardId: Buffer): DesfireKeyHolder => {
+        let mode: "ev2" | "ev1" = "ev2";
+        return {
+          answerChallenge: async (m, keyNo, encRndB) => {
+            mode = m;
+            return parseDesfireAuthChallengeResponse(
+              await send(
+                t,
+                buildDesfireAuthChallenge({ mode: m, keyNo, cardId, encRndB }),
+                "DESFIRE AUTH CHALLENGE",
+                macOrUnavailable,
+              ),
+            );
+          },
+          finish: async (cardAnswer) =>
+            parseDesfireSessionKeys(
+              mode,
+              await send(t, buildDesfireAuthFinish(cardAnswer), "DESFIRE AUTH FINISH", macOrUnavailable),
+            ),
+        };
+      };
+      return fn({
+        keyHolder,
+        authorize: async (req: DesfireLoadRequest): Promise<Authorization> =>
+          parseIssueAuthorizationResponse(
+            await send(t, buildDesfireIssue(req), "DESFIRE ISSUE AUTHORIZATION", (sw) =>
+              sw === PurseSW.SECURITY_NOT_SATISFIED ? "CARD_NOT_AUTHENTIC" : "AUTHORIZATION_DECLINED",
+            ),
+          ),
+      });
+    });
+  }
+
+  verifyDesfireCompletion(authorizationId: number, balanceAfter: number, authMac: Buffer): Promise<void> {
+    return this.withSam(async (t) => {
+      await send(
+        t,
+        buildDesfireCompletion({ authorizationId, balanceAfter, authMac }),
+        "DESFIRE VERIFY COMPLETION",
+        completionError,
+      );
+    });
+  }
+
   /**
    * Nothing to end: the SAM is held exclusively while it authorizes and answers within the APDU, so
    * once the terminal can ask again, what it issued is already in its ledger.
@@ -104,12 +178,7 @@ export class SamAuthorizer implements Authorizer {
         t,
         buildVerifyCompletion({ authorizationId, balanceAfter, s3 }),
         "VERIFY COMPLETION",
-        (sw) =>
-          sw === PurseSW.MAC_INVALID
-            ? "CARD_NOT_AUTHENTIC"
-            : sw === PurseSW.REFERENCE_NOT_FOUND
-              ? "TRANSACTION_NOT_FOUND"
-              : "VALUE_REFUSED",
+        completionError,
       );
     });
   }

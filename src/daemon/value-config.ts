@@ -34,6 +34,17 @@ export const ValueConfig = z
         IssuerHostConfig.extend({ kind: z.literal("issuer") }).strict(),
       ])
       .prefault({ kind: "sam" }),
+    /**
+     * MIFARE DESFire EV1/EV2 cards with termhost's value-file application, beside the purse
+     * (docs/desfire.md). Needs the SAM authorizer, which holds the DESFire master keys.
+     */
+    desfire: z
+      .object({
+        /** The currency the cards' value file counts in; one of `currencies`. */
+        currency: z.enum(CURRENCY_CODES as [string, ...string[]]).default("EUR"),
+      })
+      .strict()
+      .optional(),
     limits: z
       .object({
         maxBalance: Money.default(100_000),
@@ -50,7 +61,22 @@ export const ValueConfig = z
     /** At most this many closed transactions are kept, oldest dropped first: bounds memory and snapshots. */
     retainClosedTransactions: z.number().int().min(2_048).max(200_000).default(100_000),
   })
-  .strict();
+  .strict()
+  .superRefine((v, ctx) => {
+    if (v.desfire === undefined) return;
+    if (v.authorizer.kind !== "sam")
+      ctx.addIssue({
+        code: "custom",
+        path: ["desfire"],
+        message: "DESFire cards need the SAM authorizer: it holds their master keys",
+      });
+    if (!v.currencies.includes(v.desfire.currency))
+      ctx.addIssue({
+        code: "custom",
+        path: ["desfire", "currency"],
+        message: `${v.desfire.currency} is not one of value.currencies`,
+      });
+  });
 export type ValueConfig = z.infer<typeof ValueConfig>;
 
 /** The value ledger's retention as configured (docs/value.md, "Idempotency and concurrency"). */

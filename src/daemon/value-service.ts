@@ -3,6 +3,8 @@ import type { Logger } from "pino";
 import { IssuerHostAuthorizer } from "../authorize/issuer-host.js";
 import { SamAuthorizer } from "../authorize/sam.js";
 import { CardDevices } from "../cards/card-devices.js";
+import { DesfireFamily } from "../desfire/family/desfire-family.js";
+import { desfireCardOps } from "../desfire/family/session-ops.js";
 import { type Journal, JournalSupervisor, openJournal } from "../journal/index.js";
 import { identifyCard } from "../pcsc/profiles/identify.js";
 import type { DeviceProfiles } from "../pcsc/profiles/load.js";
@@ -101,7 +103,20 @@ export async function startValueService(
         readers,
         authority: authorityOf(authorizer),
         samReader,
-        families: [new PurseFamily({ authorizer, terminalId, maxBalance: config.limits.maxBalance })],
+        families: [
+          ...(config.desfire !== undefined && authorizer instanceof SamAuthorizer
+            ? [
+                new DesfireFamily({
+                  authorizer,
+                  terminalId,
+                  currency: currencyNumeric(config.desfire.currency) ?? 0,
+                  maxBalance: config.limits.maxBalance,
+                  ops: desfireCardOps,
+                }),
+              ]
+            : []),
+          new PurseFamily({ authorizer, terminalId, maxBalance: config.limits.maxBalance }),
+        ],
       }),
     ),
   );

@@ -1,3 +1,4 @@
+import { timingSafeEqual } from "node:crypto";
 import {
   type AuthenticateResponse,
   type AuthorizationRecord,
@@ -85,14 +86,33 @@ export function issueAuthorization(
     currency: card.currency,
     terminalId,
   };
+  return grantAuthorization(masterKey, ledger, terms, now, approve);
+}
+
+export type GrantOutcome = Exclude<IssueOutcome, { kind: "not-verified" } | { kind: "s1-invalid" }>;
+
+/**
+ * Issues an authorization for terms a card proved (its S1, or a DESFire card's authentication):
+ * one open authorization per card and counter. S2 is the issuer's MAC over the terms under the
+ * card's key, so it is the same for the same terms.
+ */
+export function grantAuthorization(
+  masterKey: Buffer,
+  ledger: Ledger,
+  terms: AuthorizationTerms,
+  now: string,
+  approve: (terms: AuthorizationTerms) => boolean = () => true,
+): GrantOutcome {
   const open = ledger.entries.find(
-    (e) => e.status === "issued" && e.cardId.equals(card.cardId) && e.counter === card.counter,
+    (e) => e.status === "issued" && e.cardId.equals(terms.cardId) && e.counter === terms.counter,
   );
   if (open !== undefined) {
-    // S2 is a function of the terms, so a second request for the same card, counter and terms is the
-    // same authorization; different terms wait until the open one is reversed.
+    // A second request for the same card, counter and terms is the same authorization; different
+    // terms wait until the open one is reversed.
     const same =
-      open.amount === amount && open.currency === card.currency && open.terminalId.equals(terminalId);
+      open.amount === terms.amount &&
+      open.currency === terms.currency &&
+      open.terminalId.equals(terms.terminalId);
     return same ? { kind: "existing", entry: open } : { kind: "conflict", open };
   }
   if (!approve(terms)) return { kind: "declined" };
@@ -100,7 +120,7 @@ export function issueAuthorization(
     authorizationId: ledger.nextAuthorizationId,
     status: "issued",
     ...terms,
-    s2: mac8(key, macInput.s2(terms)),
+    s2: mac8(purseCardKey(masterKey, terms.cardId), macInput.s2(terms)),
     issuedAt: now,
     updatedAt: now,
   };
@@ -131,8 +151,35 @@ export function completeAuthorization(
   if (entry === undefined) return { kind: "not-found" };
   const key = purseCardKey(masterKey, entry.cardId);
   if (!verifyMac8(key, macInput.s3({ ...entry, balanceAfter }), s3)) return { kind: "s3-invalid" };
-  // A valid S3 is the card's word that the credit happened: a reversed authorization that verifies
-  // is a contradiction the terminal must escalate, not something to paper over.
+  return markApplied(ledger, entry, balanceAfter, now);
+}
+
+/**
+ * A DESFire credit's completion: the terminal read the card's log record back under the session
+ * MAC and reports the authorization MAC it holds; it must be the one this authorization carries.
+ */
+export function completeDesfireAuthorization(
+  ledger: Ledger,
+  authorizationId: number,
+  balanceAfter: number,
+  authMac: Buffer,
+  now: string,
+): CompletionOutcome {
+  const entry = ledger.entries.find((e) => e.authorizationId === authorizationId);
+  if (entry === undefined) return { kind: "not-found" };
+  if (authMac.length !== entry.s2.length || !timingSafeEqual(authMac, entry.s2))
+    return { kind: "s3-invalid" };
+  return markApplied(ledger, entry, balanceAfter, now);
+}
+
+function markApplied(
+  ledger: Ledger,
+  entry: LedgerEntry,
+  balanceAfter: number,
+  now: string,
+): CompletionOutcome {
+  // A verified completion is the card's word that the credit happened: a reversed authorization
+  // that verifies is a contradiction the terminal must escalate, not something to paper over.
   if (entry.status === "reversed") return { kind: "reversed", entry };
   if (entry.status === "applied") return { kind: "already-applied", entry };
   const updated: LedgerEntry = { ...entry, status: "applied", balanceAfter, updatedAt: now };

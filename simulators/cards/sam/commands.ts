@@ -34,6 +34,7 @@ import {
   type VerifiedCard,
   verifyCardAuthentication,
 } from "./authorization-rules.js";
+import { DESFIRE_INS, type DesfireSamSession, handleDesfire } from "./desfire-commands.js";
 import type { Ledger, LedgerEntry } from "./ledger.js";
 
 /** The SAM's RAM: one challenge, then one verified card, then one authorization. */
@@ -41,6 +42,8 @@ export interface SamSession {
   selected: boolean;
   challenge: Buffer | undefined;
   verified: VerifiedCard | undefined;
+  /** A DESFire card being authenticated, or authenticated, through the SAM. */
+  desfire?: DesfireSamSession | undefined;
 }
 
 export interface SamContext {
@@ -62,18 +65,23 @@ const reply = (sw: number, data: Buffer = Buffer.alloc(0)): SamOutcome => ({
   response: serializeResponse({ data, sw }),
 });
 
-export function handleSamApdu(ctx: SamContext, apdu: Buffer): SamOutcome {
-  return decodeAndDispatch(
+export function handleSamApdu(ctx: SamContext, apdu: Buffer): SamOutcome | Promise<SamOutcome> {
+  return decodeAndDispatch<SamOutcome | Promise<SamOutcome>>(
     apdu,
     (cmd) => dispatch(ctx, cmd),
     (sw) => reply(sw),
   );
 }
 
-function dispatch(ctx: SamContext, cmd: CommandApdu): SamOutcome {
+function dispatch(ctx: SamContext, cmd: CommandApdu): SamOutcome | Promise<SamOutcome> {
   if (cmd.cla === 0x00 && cmd.ins === INS_SELECT) {
     const { aid } = parseSelectCommand(cmd);
-    Object.assign(ctx.session, { selected: aid.equals(ctx.aid), challenge: undefined, verified: undefined });
+    Object.assign(ctx.session, {
+      selected: aid.equals(ctx.aid),
+      challenge: undefined,
+      verified: undefined,
+      desfire: undefined,
+    });
     return ctx.session.selected
       ? reply(PurseSW.OK, serializeSelectResponse({ aid: ctx.aid }))
       : reply(PurseSW.NOT_FOUND);
@@ -88,6 +96,7 @@ function dispatch(ctx: SamContext, cmd: CommandApdu): SamOutcome {
   if (cmd.cla === 0x00) return reply(PurseSW.INS_NOT_SUPPORTED);
   if (cmd.cla !== PURSE_CLA) return reply(PurseSW.CLA_NOT_SUPPORTED);
   if (!ctx.session.selected) return reply(PurseSW.CONDITIONS_NOT_SATISFIED);
+  if (DESFIRE_INS.has(cmd.ins)) return handleDesfire(ctx, cmd);
   switch (cmd.ins) {
     case INS_VERIFY_AUTHENTICATION:
       return verifyAuthentication(ctx, cmd);

@@ -64,7 +64,9 @@ beforeEach(() => {
 });
 
 function samSend(cmd: CommandApdu): { sw: number; data: Buffer } {
-  return parseResponse(sam.transmit(serializeCommand(cmd)));
+  const r = sam.transmit(serializeCommand(cmd));
+  if (r instanceof Promise) throw new Error("a purse command of the SAM answers at once");
+  return parseResponse(r);
 }
 
 async function swOf(p: Promise<unknown>): Promise<number | undefined> {

@@ -3,7 +3,7 @@ import { requireAes128Key } from "../../../src/crypto/index.js";
 import { serializeResponse } from "../../../src/pcsc/apdu/response.js";
 import { PurseSW, SAM_AID } from "../../../src/purse/messages/index.js";
 import type { SimCard } from "../sim-card.js";
-import { handleSamApdu, type SamSession } from "./commands.js";
+import { handleSamApdu, type SamOutcome, type SamSession } from "./commands.js";
 import { type Ledger, type LedgerEntry, loadLedger, saveLedger } from "./ledger.js";
 
 /** ATR of device-profiles/cards/termhost-sam.json. */
@@ -66,7 +66,7 @@ export class SamCard implements SimCard {
     this.session = { selected: false, challenge: undefined, verified: undefined };
   }
 
-  transmit(command: Buffer): Buffer {
+  transmit(command: Buffer): Buffer | Promise<Buffer> {
     const outcome = handleSamApdu(
       {
         aid: this.aid,
@@ -78,6 +78,11 @@ export class SamCard implements SimCard {
       },
       command,
     );
+    return outcome instanceof Promise ? outcome.then((o) => this.settle(o)) : this.settle(outcome);
+  }
+
+  /** A reply goes out as it is; a new ledger is on disk before the answer that depends on it. */
+  private settle(outcome: SamOutcome): Buffer {
     if (outcome.kind === "reply") return outcome.response;
     try {
       saveLedger(this.ledgerPath, outcome.next);
