@@ -100,6 +100,9 @@ export async function analyseWithReference(atr: string, cacheDir: string): Promi
   return parseReferenceOutput(stdout);
 }
 
+/** A hang guard only: the whole list takes seconds; a stuck analyser is killed, never left behind. */
+const BATCH_TIMEOUT_MS = 180_000;
+
 /** The analyser's raw output for each of `atrs`, in one Perl process (see atr-analysis-batch.pl). */
 function analyseChunk(atrs: readonly string[], cacheDir: string): Promise<string[]> {
   return new Promise((resolve, reject) => {
@@ -114,8 +117,10 @@ function analyseChunk(atrs: readonly string[], cacheDir: string): Promise<string
     child.stderr.on("data", (b: Buffer) => {
       errTail = (errTail + b.toString("latin1")).slice(-2000);
     });
+    const timer = setTimeout(() => child.kill("SIGKILL"), BATCH_TIMEOUT_MS);
     child.on("error", reject);
     child.on("close", (code, signal) => {
+      clearTimeout(timer);
       const parts = Buffer.concat(out).toString("latin1").split(END_OF_ANALYSIS);
       const tail = parts.pop();
       if (code !== 0 || tail !== "" || parts.length !== atrs.length) {
