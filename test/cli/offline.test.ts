@@ -51,6 +51,90 @@ describe("offline commands: atr, profiles check, journal", () => {
     const truncated = await runCli(["--json", "atr", "3B 8C 80"]);
     expect(truncated.code).toBe(11);
     expect(jsonOf(truncated)).toMatchObject({ defect: { reason: "truncated-interface-bytes" } });
+    const shortHistorical = await runCli(["--json", "atr", "3B 05 01 02"]);
+    expect(shortHistorical.code).toBe(11);
+    expect(jsonOf(shortHistorical)).toMatchObject({ defect: { reason: "missing-historical-bytes" } });
+  });
+
+  it.each([
+    ["3B 10 14 50", "unexpected-tck"],
+    ["3B 6D 00 00 00 80 31 80 65 B0 89 35 01 F1 83 00 90 00", "unexpected-tck"],
+    ["3B EE 00 00 81 31 80 43 80 31 80 66 B1 A1 11 01 A0 F6 83 00 90 00", "missing-tck"],
+    [`${PURSE_ATR} 90 00`, "trailing-bytes"],
+  ])(
+    "atr explains a real card's odd ATR %s with the %s warning and exits 0 (no extra-bytes refusal)",
+    async (atr, code) => {
+      const human = await runCli(["atr", "--card-list", "", atr]);
+      expect(human.code).toBe(0);
+      expect(human.stdout).toMatch(new RegExp(`warning\\s+${code}: `));
+      expect(human.stdout).not.toContain("problem");
+      const json = jsonOf(await runCli(["--json", "atr", "--card-list", "", atr])) as Record<string, unknown>;
+      expect(json).toMatchObject({ defect: null, warnings: [{ code }], cardList: null });
+    },
+  );
+
+  it("atr shows T=15's global bytes and keeps it apart from the transmission protocols", async () => {
+    const sim = "3B 9F 96 80 1F C7 80 31 E0 73 FE 21 1B 64 40 45 11 00 82 90 00 D5";
+    const json = jsonOf(await runCli(["--json", "atr", "--card-list", "", sim])) as Record<string, unknown>;
+    expect(json).toMatchObject({
+      defect: null,
+      warnings: [],
+      protocols: [0, 15],
+      transmissionProtocols: [0],
+      global: {
+        clockStop: "no-preference",
+        classes: [
+          { class: "A", volts: "5 V" },
+          { class: "B", volts: "3 V" },
+          { class: "C", volts: "1.8 V" },
+        ],
+        spu: null,
+      },
+    });
+    expect(json.interfaceBytes).toContainEqual(
+      expect.objectContaining({ name: "TA3", value: "C7", belongsTo: "global" }),
+    );
+    const human = await runCli(["atr", "--card-list", "", sim]);
+    expect(human.stdout).toMatch(/TA3\s+C7\s+\[global\] XI: clock stop/);
+    expect(human.stdout).toMatch(/protocols\s+T=0, T=15 \(global interface bytes\); transmission T=0/);
+  });
+
+  it("atr names a card from the card list (--card-list or $TERMHOST_SMARTCARD_LIST) after the device profile", async () => {
+    const list = join(dir, "smartcard_list.txt");
+    writeFileSync(
+      list,
+      [
+        "# test list",
+        "3B 8C 80 01 80 57 54 48 50 55 52 53 45 82 90 00 95",
+        "\ttermhost demo purse (listed)",
+        "",
+        "3B 8F 80 01 80 4F 0C A0 00 00 03 06 .. 00 01 00 00 00 00 ..",
+        "\tMIFARE Classic 1K",
+        "\tsecond line",
+        "",
+        "3B 00 <bad>",
+        "\tskipped",
+        "",
+      ].join("\n"),
+    );
+    const purse = await runCli(["atr", "--card-list", list, PURSE_ATR]);
+    expect(purse.code).toBe(0);
+    expect(purse.stdout).toMatch(/profile\s+termhost purse\n\s+card list\s+termhost demo purse \(listed\)/);
+    expect(purse.stdout).toContain("2 entries, 1 malformed skipped (line 9:");
+    const mifare = "3B 8F 80 01 80 4F 0C A0 00 00 03 06 03 00 01 00 00 00 00 6A";
+    const viaEnv = await runCli(["--json", "atr", mifare], { env: { TERMHOST_SMARTCARD_LIST: list } });
+    expect(jsonOf(viaEnv)).toMatchObject({
+      profiles: [],
+      cardList: {
+        file: list,
+        entries: 2,
+        skipped: [{ line: 9 }],
+        matches: [{ line: 5, descriptions: ["MIFARE Classic 1K", "second line"] }],
+      },
+    });
+    const missing = await runCli(["atr", "--card-list", join(dir, "none.txt"), PURSE_ATR]);
+    expect(missing.code).toBe(0);
+    expect(missing.stderr).toContain("cards not named from a card list");
   });
 
   it("profiles check passes the shipped set and names file and field of every bad profile", async () => {

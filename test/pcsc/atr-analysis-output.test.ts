@@ -35,6 +35,19 @@ describe("reading ATR_analysis output", () => {
     ).toBe("too-long");
   });
 
+  it("extracts the clock stop and classes it reads from a TA after TD(2)", () => {
+    const r = parseReferenceOutput(
+      [
+        "  TD(2) = 1F --> Y(i+1) = 0001,\u001b[35m Protocol T = 15 - Global interface bytes following \u001b[0m",
+        "  TA(3) = C7 --> \u001b[35mClock stop: no preference - Class accepted by the card: (3G) A 5V B 3V C 1.8V \u001b[0m",
+        "  TA(4) = 18 --> \u001b[35mClock stop: not supported - Class accepted by the card: (3G) D RFU E RFU\u001b[0m",
+      ].join("\n"),
+    );
+    expect(r.indicatedProtocols).toEqual([15]);
+    expect(r.classIndicators.get(3)).toEqual({ clockStop: "no preference", classes: ["A", "B", "C"] });
+    expect(r.classIndicators.get(4)).toEqual({ clockStop: "not supported", classes: ["D", "E"] });
+  });
+
   it("reports no historical bytes when the analyser stopped inside the interface bytes", () => {
     expect(parseReferenceOutput("ATR: 3B 6D 00 00\n  TB(1) = 00 --> x").historicalBytes).toBeUndefined();
   });

@@ -1,10 +1,15 @@
 import { TermhostError } from "../../errors/errors.js";
 import { toSpacedHex, tryParseHex } from "../apdu/hex.js";
+import { decodeGlobalT15, type GlobalT15 } from "./global.js";
 import { DEFAULT_TA1, DI_TABLE, FI_TABLE, FMAX_TABLE } from "./tables.js";
 
-/** Interface bytes TAi, TBi, TCi, TDi of one group (i from 1). */
+/**
+ * Interface bytes TAi, TBi, TCi, TDi of one group (i from 1). `qualifier` is the T that TD(i-1)
+ * indicated, which says whose bytes TAi/TBi/TCi are for i > 2 (15: global); undefined for i = 1.
+ */
 export interface InterfaceGroup {
   index: number;
+  qualifier?: number;
   ta?: number;
   tb?: number;
   tc?: number;
@@ -20,15 +25,40 @@ export interface SpecificMode {
   implicitParameters: boolean;
 }
 
+/**
+ * An ATR that a reader reported and that can be explained, but that departs from ISO 7816-3's
+ * layout after the historical bytes. Real cards do this; the bytes are still shown.
+ */
+export type AtrWarningCode =
+  /** A protocol other than T=0 is indicated, so TCK is due, and no byte follows the historical bytes. */
+  | "missing-tck"
+  /** Only T=0 is indicated (no TCK is due) and one byte follows the historical bytes: read as a TCK. */
+  | "unexpected-tck"
+  /** More bytes follow the historical bytes (and the TCK, where due) than the layout has room for. */
+  | "trailing-bytes";
+
+export interface AtrWarning {
+  code: AtrWarningCode;
+  message: string;
+}
+
 export interface Atr {
   bytes: Buffer;
   convention: "direct" | "inverse";
   t0: number;
   groups: InterfaceGroup[];
-  /** The T value of every TDi present, in order, including T=15 (global bytes follow). */
+  /** The T value of every TDi present, in order (repeats kept), including T=15. */
   indicatedProtocols: number[];
-  /** Transmission protocols the card offers, without T=15; [0] when no TD is present. */
-  protocols: number[];
+  /**
+   * Every protocol the ATR announces, once each in order of appearance, T=15 (global interface
+   * bytes follow) included; empty when there is no TD1 (T=0 is then implied).
+   */
+  announcedProtocols: number[];
+  /**
+   * The transmission protocols a connection can use: the announced ones without T=15, or [0]
+   * when none is announced. Code choosing T=0 or T=1 reads this, never `announcedProtocols`.
+   */
+  transmissionProtocols: number[];
   fiIndex: number;
   diIndex: number;
   /** Undefined when TA1 codes an RFU value. */
@@ -36,19 +66,27 @@ export interface Atr {
   fmaxMHz: number | undefined;
   di: number | undefined;
   specificMode: SpecificMode | undefined;
+  /** The first TA and TB for T=15 decoded; undefined when the ATR announces no T=15. */
+  global: GlobalT15 | undefined;
   historicalBytes: Buffer;
   tck: number | undefined;
+  /** ISO 7816-3 8.2.5: TCK is due when a protocol other than T=0 is indicated. */
+  tckRequired: boolean;
   /** XOR of T0..TCK is zero; undefined when no TCK is present. */
   tckValid: boolean | undefined;
+  /** Bytes after the historical bytes and TCK (see the trailing-bytes warning). */
+  trailingBytes: Buffer;
+  warnings: AtrWarning[];
 }
 
 export interface ParseAtrOptions {
-  /** Return an ATR whose TCK does not check with `tckValid: false` instead of throwing (diagnostics). */
+  /** Return an ATR whose due TCK does not check with `tckValid: false` instead of throwing (diagnostics). */
   allowBadTck?: boolean;
 }
 
 export const MAX_ATR_LENGTH = 33;
 
+/** Why an ATR cannot be explained at all (or, for bad-tck, was corrupted on the way). */
 export type AtrDefect =
   | "not-hex"
   | "too-short"
@@ -56,8 +94,6 @@ export type AtrDefect =
   | "bad-ts"
   | "truncated-interface-bytes"
   | "missing-historical-bytes"
-  | "missing-tck"
-  | "extra-bytes"
   | "bad-tck";
 
 function malformed(reason: AtrDefect, message: string, atr: Uint8Array, extra: Record<string, unknown> = {}) {
@@ -82,24 +118,15 @@ const INTERFACE_BITS = [
   [0x8, "td"],
 ] as const;
 
-/** Parses an ATR (ISO 7816-3 section 8); every structural defect is an ATR_MALFORMED error with `context.reason`. */
-export function parseAtr(input: Uint8Array | string, options: ParseAtrOptions = {}): Atr {
-  const bytes = toBytes(input);
-  if (bytes.length < 2) throw malformed("too-short", "shorter than TS and T0", bytes);
-  if (bytes.length > MAX_ATR_LENGTH) {
-    throw malformed("too-long", `${bytes.length} bytes, longer than ${MAX_ATR_LENGTH}`, bytes);
-  }
-  const ts = bytes[0] ?? 0;
-  if (ts !== 0x3b && ts !== 0x3f) throw malformed("bad-ts", "TS must be 3B or 3F", bytes, { ts });
+const hex1 = (b: number): string => toSpacedHex(Uint8Array.of(b));
 
-  const t0 = bytes[1] ?? 0;
-  const k = t0 & 0x0f;
-  let presence = t0 >> 4;
+function readGroups(bytes: Buffer): { groups: InterfaceGroup[]; end: number } {
+  let presence = (bytes[1] ?? 0) >> 4;
   let pos = 2;
+  let qualifier: number | undefined;
   const groups: InterfaceGroup[] = [];
-  const indicated: number[] = [];
   for (let index = 1; ; index++) {
-    const group: InterfaceGroup = { index };
+    const group: InterfaceGroup = qualifier === undefined ? { index } : { index, qualifier };
     for (const [bit, name] of INTERFACE_BITS) {
       if ((presence & bit) === 0) continue;
       const value = bytes[pos];
@@ -112,71 +139,98 @@ export function parseAtr(input: Uint8Array | string, options: ParseAtrOptions = 
       pos++;
     }
     groups.push(group);
-    if (group.td === undefined) break;
-    indicated.push(group.td & 0x0f);
+    if (group.td === undefined) return { groups, end: pos };
+    qualifier = group.td & 0x0f;
     presence = group.td >> 4;
   }
+}
 
-  // ISO 7816-3 8.2.5: TCK is absent if only T=0 is indicated, present in every other case.
+/**
+ * Parses an ATR (ISO 7816-3 section 8). A structural defect that leaves the bytes unexplainable
+ * (truncated, bad TS, not hex) is an ATR_MALFORMED error with `context.reason`, as is a due TCK
+ * that does not check unless `allowBadTck`; what real cards get wrong after the historical bytes
+ * (a missing or surplus TCK, trailing bytes) is parsed the way pcsc-tools' ATR_analysis reads it
+ * and reported in `warnings`.
+ */
+export function parseAtr(input: Uint8Array | string, options: ParseAtrOptions = {}): Atr {
+  const bytes = toBytes(input);
+  if (bytes.length < 2) throw malformed("too-short", "shorter than TS and T0", bytes);
+  if (bytes.length > MAX_ATR_LENGTH) {
+    throw malformed("too-long", `${bytes.length} bytes, longer than ${MAX_ATR_LENGTH}`, bytes);
+  }
+  const ts = bytes[0] ?? 0;
+  if (ts !== 0x3b && ts !== 0x3f) throw malformed("bad-ts", "TS must be 3B or 3F", bytes, { ts });
+
+  const t0 = bytes[1] ?? 0;
+  const k = t0 & 0x0f;
+  const { groups, end } = readGroups(bytes);
+  const indicated = groups.flatMap((g) => (g.td === undefined ? [] : [g.td & 0x0f]));
+
   const tckRequired = indicated.some((t) => t !== 0);
-  const remaining = bytes.length - pos;
-  const expected = k + (tckRequired ? 1 : 0);
-  if (remaining < expected) {
-    if (tckRequired && remaining === k) {
-      throw malformed("missing-tck", "TCK absent although a protocol other than T=0 is indicated", bytes);
-    }
+  const remaining = bytes.length - end;
+  if (remaining < k) {
     throw malformed(
       "missing-historical-bytes",
       `T0 announces ${k} historical bytes, ${remaining} follow`,
       bytes,
       {
         expected: k,
-        actual: Math.min(remaining, k),
+        actual: remaining,
       },
     );
   }
-  if (remaining > expected) {
-    throw malformed(
-      "extra-bytes",
-      `${remaining - expected} byte(s) after the ${k} historical bytes${tckRequired ? " and TCK" : " (no TCK when only T=0 is indicated)"}`,
-      bytes,
-      { extra: remaining - expected },
-    );
-  }
-
-  const historicalBytes = Buffer.from(bytes.subarray(pos, pos + k));
-  let tck: number | undefined;
+  const historicalBytes = Buffer.from(bytes.subarray(end, end + k));
+  const warnings: AtrWarning[] = [];
+  // Exactly one byte after the historical bytes is a TCK, due or not (ATR_analysis reads it so);
+  // where TCK is due, the first byte after them is it and anything further is trailing.
+  const hasTck = remaining === k + 1 || (tckRequired && remaining > k);
+  const tckAt = end + k;
+  const tck = hasTck ? bytes[tckAt] : undefined;
+  const trailingBytes = Buffer.from(bytes.subarray(hasTck ? tckAt + 1 : tckAt));
   let tckValid: boolean | undefined;
-  if (tckRequired) {
-    tck = bytes[bytes.length - 1] ?? 0;
+  if (tck !== undefined) {
     let xor = 0;
-    for (const b of bytes.subarray(1)) xor ^= b;
+    for (const b of bytes.subarray(1, tckAt + 1)) xor ^= b;
     tckValid = xor === 0;
-    if (!tckValid && options.allowBadTck !== true) {
-      throw malformed(
-        "bad-tck",
-        `TCK ${toSpacedHex(Uint8Array.of(tck))} does not check (should be ${toSpacedHex(Uint8Array.of(tck ^ xor))})`,
-        bytes,
-        {
-          tck,
-          expectedTck: tck ^ xor,
-        },
-      );
+    if (!tckValid && tckRequired && options.allowBadTck !== true) {
+      throw malformed("bad-tck", `TCK ${hex1(tck)} does not check (should be ${hex1(tck ^ xor)})`, bytes, {
+        tck,
+        expectedTck: tck ^ xor,
+      });
     }
+    if (!tckRequired) {
+      warnings.push({
+        code: "unexpected-tck",
+        message: `byte ${hex1(tck)} after the historical bytes although only T=0 is indicated (no TCK is due); read as a TCK it ${tckValid ? "checks" : `does not check (would be ${hex1(tck ^ xor)})`}`,
+      });
+    }
+  } else if (tckRequired) {
+    warnings.push({
+      code: "missing-tck",
+      message: "no TCK although a protocol other than T=0 is indicated; nothing checks the ATR's integrity",
+    });
+  }
+  if (trailingBytes.length > 0) {
+    warnings.push({
+      code: "trailing-bytes",
+      message: `${trailingBytes.length} byte(s) ${toSpacedHex(trailingBytes)} after the ${k} historical bytes${hasTck ? " and TCK" : ""}, not part of the ATR's layout`,
+    });
   }
 
   const ta1 = groups[0]?.ta ?? DEFAULT_TA1;
   const fiIndex = ta1 >> 4;
   const diIndex = ta1 & 0x0f;
   const ta2 = groups[1]?.ta;
-  const protocols = [...new Set(indicated.filter((t) => t !== 15))];
+  const announced = [...new Set(indicated)];
+  const transmission = announced.filter((t) => t !== 15);
   return {
     bytes: Buffer.from(bytes),
     convention: ts === 0x3b ? "direct" : "inverse",
     t0,
     groups,
     indicatedProtocols: indicated,
-    protocols: protocols.length > 0 ? protocols : [0],
+    announcedProtocols: announced,
+    transmissionProtocols: transmission.length > 0 ? transmission : [0],
     fiIndex,
     diIndex,
     fi: FI_TABLE[fiIndex],
@@ -186,8 +240,12 @@ export function parseAtr(input: Uint8Array | string, options: ParseAtrOptions = 
       ta2 === undefined
         ? undefined
         : { protocol: ta2 & 0x0f, canChange: (ta2 & 0x80) === 0, implicitParameters: (ta2 & 0x10) !== 0 },
+    global: announced.includes(15) ? decodeGlobalT15(groups) : undefined,
     historicalBytes,
     tck,
+    tckRequired,
     tckValid,
+    trailingBytes,
+    warnings,
   };
 }

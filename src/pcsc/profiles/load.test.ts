@@ -41,7 +41,8 @@ describe("device profiles shipped with the product", () => {
     for (const card of cards) {
       const atr = parseAtr(card.pattern.atr);
       expect(atr.tckValid).toBe(true);
-      expect(atr.protocols).toContain(1);
+      expect(atr.transmissionProtocols).toContain(1);
+      expect(atr.warnings).toEqual([]);
       expect(identifyCard(card.pattern.atr, cards)?.name).toBe(card.name);
     }
     expect(identifyReader("Virtual PCD 00 01", readers)?.capabilities.virtual).toBe(true);

@@ -1,13 +1,16 @@
-import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, utimesSync, writeFileSync } from "node:fs";
+import { execFile, spawn } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 
 const run = promisify(execFile);
 
 export const ATR_ANALYSIS = "/usr/bin/ATR_analysis";
 export const SMARTCARD_LIST = "/usr/share/pcsc/smartcard_list.txt";
+const BATCH_SCRIPT = fileURLToPath(new URL("./atr-analysis-batch.pl", import.meta.url));
+const END_OF_ANALYSIS = "\n=== end of analysis ===\n";
 
 /** What the reference analyser printed about one ATR. */
 export interface ReferenceAnalysis {
@@ -17,6 +20,8 @@ export interface ReferenceAnalysis {
   historicalBytes: string | undefined;
   historicalError: "truncated" | "too-long" | undefined;
   tck: { value: number; valid: boolean } | undefined;
+  /** TA(i) lines the analyser read as clock stop and class indicator, by i. */
+  classIndicators: Map<number, { clockStop: string; classes: string[] }>;
   output: string;
 }
 
@@ -30,7 +35,9 @@ export function concreteAtrs(listText: string): string[] {
 
 /**
  * A cache directory holding an empty, freshly touched card list: the analyser then finds no card
- * name and, the list being recent, does not try to download a newer one. Keeps the run offline.
+ * name and, the list being less than 10 hours old, does not try to download a newer one. A
+ * `bin/` with failing wget and curl stands first on PATH in case it tried anyway: the run stays
+ * offline and cannot hang on the network.
  */
 export function offlineCacheDir(): string {
   const dir = mkdtempSync(join(tmpdir(), "termhost-atr-analysis-"));
@@ -38,7 +45,21 @@ export function offlineCacheDir(): string {
   writeFileSync(list, "");
   const now = new Date();
   utimesSync(list, now, now);
+  mkdirSync(join(dir, "bin"));
+  for (const tool of ["wget", "curl"]) {
+    writeFileSync(join(dir, "bin", tool), "#!/bin/sh\necho 'offline: no download in tests' >&2\nexit 1\n");
+    chmodSync(join(dir, "bin", tool), 0o755);
+  }
   return dir;
+}
+
+function offlineEnv(cacheDir: string): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    XDG_CACHE_HOME: cacheDir,
+    PATH: `${join(cacheDir, "bin")}:${process.env.PATH ?? "/usr/bin:/bin"}`,
+    LC_ALL: "C",
+  };
 }
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: the analyser colours its output with ANSI escapes
@@ -50,7 +71,16 @@ export function parseReferenceOutput(output: string): ReferenceAnalysis {
   let historicalBytes: string | undefined;
   let historicalError: ReferenceAnalysis["historicalError"];
   let tck: ReferenceAnalysis["tck"];
+  const classIndicators: ReferenceAnalysis["classIndicators"] = new Map();
   for (const line of text.split("\n")) {
+    const ta =
+      /^\s*TA\((\d+)\) = [0-9A-F]{2} --> Clock stop: (.*) - Class accepted by the card: \(3G\) ?(.*)$/.exec(
+        line,
+      );
+    if (ta?.[1] !== undefined && ta[2] !== undefined) {
+      const classes = [...(ta[3] ?? "").matchAll(/([A-E]) (?:[0-9.]+V|RFU)/g)].map((m) => m[1] ?? "");
+      classIndicators.set(Number(ta[1]), { clockStop: ta[2], classes });
+    }
     const td = /^\s*TD\(\d+\) = [0-9A-F]{2} --> .*Protocol T = (\d+)/.exec(line);
     if (td?.[1] !== undefined) indicatedProtocols.push(Number(td[1]));
     const hist = /^\+ Historical bytes:(.*)$/.exec(line);
@@ -61,33 +91,65 @@ export function parseReferenceOutput(output: string): ReferenceAnalysis {
     if (t?.[1] !== undefined)
       tck = { value: Number.parseInt(t[1], 16), valid: /correct checksum/.test(t[2] ?? "") };
   }
-  return { indicatedProtocols, historicalBytes, historicalError, tck, output: text };
+  return { indicatedProtocols, historicalBytes, historicalError, tck, classIndicators, output: text };
 }
 
+/** One run of the analyser as a user would start it. */
 export async function analyseWithReference(atr: string, cacheDir: string): Promise<ReferenceAnalysis> {
-  const { stdout } = await run(ATR_ANALYSIS, [atr], {
-    env: { ...process.env, XDG_CACHE_HOME: cacheDir, LC_ALL: "C" },
-    timeout: 20_000,
-  });
+  const { stdout } = await run(ATR_ANALYSIS, [atr], { env: offlineEnv(cacheDir), timeout: 20_000 });
   return parseReferenceOutput(stdout);
 }
 
-/** Runs `fn` over `items` with at most `limit` calls in flight, keeping results in input order. */
-export async function mapLimited<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
+/** A hang guard only: the whole list takes seconds; a stuck analyser is killed, never left behind. */
+const BATCH_TIMEOUT_MS = 180_000;
+
+/** The analyser's raw output for each of `atrs`, in one Perl process (see atr-analysis-batch.pl). */
+function analyseChunk(atrs: readonly string[], cacheDir: string): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("perl", [BATCH_SCRIPT, ATR_ANALYSIS], {
+      env: offlineEnv(cacheDir),
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    const out: Buffer[] = [];
+    let errTail = "";
+    child.stdout.on("data", (b: Buffer) => out.push(b));
+    // The analyser warns about uninitialised values on odd historical bytes; only kept for a failure.
+    child.stderr.on("data", (b: Buffer) => {
+      errTail = (errTail + b.toString("latin1")).slice(-2000);
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), BATCH_TIMEOUT_MS);
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      const parts = Buffer.concat(out).toString("latin1").split(END_OF_ANALYSIS);
+      const tail = parts.pop();
+      if (code !== 0 || tail !== "" || parts.length !== atrs.length) {
+        reject(
+          new Error(
+            `ATR_analysis batch: exit ${code ?? signal}, ${parts.length} of ${atrs.length} analyses; stderr: ${errTail}`,
+          ),
+        );
+        return;
+      }
+      resolve(parts);
+    });
+    child.stdin.end(`${atrs.join("\n")}\n`);
+  });
+}
+
+/**
+ * The analyser on every ATR of `atrs`, split over `workers` Perl processes: far quicker than one
+ * process per ATR, which spends most of its time starting Perl.
+ */
+export async function analyseManyWithReference(
+  atrs: readonly string[],
+  cacheDir: string,
+  workers = 2,
+): Promise<ReferenceAnalysis[]> {
+  const size = Math.ceil(atrs.length / workers);
+  const chunks = Array.from({ length: workers }, (_, i) => atrs.slice(i * size, (i + 1) * size));
+  const outputs = await Promise.all(chunks.map((c) => (c.length === 0 ? [] : analyseChunk(c, cacheDir))));
+  return outputs.flat().map(parseReferenceOutput);
 }
 
 /** The comparison is part of `make test`: missing tools are a failure, never a skip. */
