@@ -1,8 +1,10 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { DEFAULT_UPPER_LIMIT } from "../src/desfire/protocol/layout.js";
 import { formatZodIssues } from "../src/errors/zod-format.js";
 import { MAX_COUNTER, MAX_MONEY } from "../src/purse/messages/fields.js";
 import { SIMULATOR_MASTER_KEY_HEX } from "../src/purse/messages/well-known-keys.js";
+import { DESFIRE_COMMANDS } from "./cards/desfire/faults.js";
 
 const Hex = z
   .string()
@@ -28,6 +30,19 @@ export const PurseFaultSpec = z.union([
     .object({
       forge: z.enum(["CREDIT", "DEBIT", "AUTHENTICATE", "INITIALIZE LOAD"]),
       answer: z.enum(["bare-success", "bad-mac", "replayed-proof"]),
+    })
+    .strict(),
+]);
+
+/** A fault armed on a DESFire card (simulators/cards/desfire/faults.ts). */
+export const DesfireFaultSpec = z.union([
+  z.object({ tear: z.enum(["before-commit", "mid-write", "after-commit"]) }).strict(),
+  z.object({ lostAnswer: z.enum(DESFIRE_COMMANDS) }).strict(),
+  z.object({ apdu: z.number().int().min(1) }).strict(),
+  z
+    .object({
+      forge: z.enum(DESFIRE_COMMANDS),
+      answer: z.enum(["missing-mac", "wrong-mac", "replayed-answer", "wrong-ti"]),
     })
     .strict(),
 ]);
@@ -73,7 +88,37 @@ export const SamCardSpec = z
   })
   .strict();
 
-export const CardSpec = z.discriminatedUnion("kind", [SelectCardSpec, PurseCardSpec, SamCardSpec]);
+export const DesfireCardSpec = z
+  .object({
+    kind: z.literal("desfire"),
+    /** 7-byte UID. */
+    uid: HexBytes(7),
+    /** Master keys of key numbers 0, 1, 2 (hex); the simulators' well-known ones when left out. */
+    masterKeys: z.tuple([HexBytes(16), HexBytes(16), HexBytes(16)]).optional(),
+    /** Balance, upper limit and LimitedCredit flag as issued; they apply only until the state file exists. */
+    balance: z.number().int().min(0).max(0x7fffffff).optional(),
+    upperLimit: z.number().int().min(0).max(0x7fffffff).optional(),
+    limitedCreditEnabled: z.boolean().optional(),
+    /** An EV1 card: only AuthenticateAES. */
+    ev1Only: z.boolean().optional(),
+    /** Keys diversified for this UID instead of the card's own: a card with cloned keys. */
+    diversifyForUid: HexBytes(7).optional(),
+    /** The card's non-volatile memory. */
+    statePath: z.string().min(1),
+    faults: z.array(DesfireFaultSpec).optional(),
+  })
+  .strict()
+  .refine((c) => (c.balance ?? 0) <= (c.upperLimit ?? DEFAULT_UPPER_LIMIT), {
+    message: "balance exceeds upperLimit",
+    path: ["balance"],
+  });
+
+export const CardSpec = z.discriminatedUnion("kind", [
+  SelectCardSpec,
+  PurseCardSpec,
+  SamCardSpec,
+  DesfireCardSpec,
+]);
 export type CardSpec = z.infer<typeof CardSpec>;
 
 export const SlotSpec = z

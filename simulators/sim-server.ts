@@ -1,7 +1,9 @@
 import type { Logger } from "pino";
 import type { z } from "zod";
+import { SIMULATOR_DESFIRE_MASTER_KEYS_HEX } from "../src/desfire/protocol/keys.js";
 import { TermhostError } from "../src/errors/errors.js";
 import { RpcServer } from "../src/jsonrpc/server.js";
+import { DesfireCard } from "./cards/desfire/desfire-card.js";
 import { PurseCard } from "./cards/purse/purse-card.js";
 import { SamCard } from "./cards/sam/sam-card.js";
 import { SelectCard } from "./cards/select-card.js";
@@ -9,7 +11,13 @@ import type { SimCard } from "./cards/sim-card.js";
 import { ControlMethods, type SlotStatus } from "./control/methods.js";
 import { assertPlugged, recordSlot, registerSlotControls } from "./control/slot-controls.js";
 import type { ApduRecorder } from "./record/recorder.js";
-import { type CardSpec, type Scenario, SIMULATOR_MASTER_KEY_HEX } from "./scenario.js";
+import {
+  type CardSpec,
+  DesfireFaultSpec,
+  PurseFaultSpec,
+  type Scenario,
+  SIMULATOR_MASTER_KEY_HEX,
+} from "./scenario.js";
 import { ViccLink } from "./vicc/vicc-link.js";
 
 interface Slot {
@@ -39,6 +47,24 @@ function makeCard(spec: CardSpec): SimCard {
           balance: spec.balance ?? 0,
           counter: spec.counter ?? 0,
         },
+        faults: spec.faults ?? [],
+      });
+    case "desfire":
+      return new DesfireCard({
+        uid: Buffer.from(spec.uid, "hex"),
+        masterKeys: (spec.masterKeys ?? SIMULATOR_DESFIRE_MASTER_KEYS_HEX).map((h) => Buffer.from(h, "hex")),
+        statePath: spec.statePath,
+        initial: {
+          ...(spec.balance === undefined ? {} : { balance: spec.balance }),
+          ...(spec.upperLimit === undefined ? {} : { upperLimit: spec.upperLimit }),
+          ...(spec.limitedCreditEnabled === undefined
+            ? {}
+            : { limitedCreditEnabled: spec.limitedCreditEnabled }),
+        },
+        ev1Only: spec.ev1Only ?? false,
+        ...(spec.diversifyForUid === undefined
+          ? {}
+          : { diversifyForUid: Buffer.from(spec.diversifyForUid, "hex") }),
         faults: spec.faults ?? [],
       });
     case "sam":
@@ -74,7 +100,7 @@ export class SimServer {
       link.on("apdu", () => slot.apdus++);
       recordSlot(slot);
       // A torn card goes silent the way a pulled one does: the reader loses it mid-APDU.
-      if (slot.card instanceof PurseCard) {
+      if (slot.card instanceof PurseCard || slot.card instanceof DesfireCard) {
         slot.card.on("tear", (event) => {
           log.info({ slot: index, ...event }, "card torn");
           link.remove();
@@ -105,10 +131,19 @@ export class SimServer {
     });
     this.rpc.register("card.tear", ControlMethods["card.tear"], ({ slot, fault }) => {
       const s = this.slot(slot);
-      if (!(s.card instanceof PurseCard)) {
-        throw new TermhostError("INVALID_PARAMS", `slot ${slot} holds no purse card`);
+      if (s.card instanceof PurseCard) {
+        const parsed = PurseFaultSpec.safeParse(fault);
+        if (!parsed.success)
+          throw new TermhostError("INVALID_PARAMS", `not a purse card fault: ${JSON.stringify(fault)}`);
+        s.card.armFault(parsed.data);
+      } else if (s.card instanceof DesfireCard) {
+        const parsed = DesfireFaultSpec.safeParse(fault);
+        if (!parsed.success)
+          throw new TermhostError("INVALID_PARAMS", `not a DESFire card fault: ${JSON.stringify(fault)}`);
+        s.card.armFault(parsed.data);
+      } else {
+        throw new TermhostError("INVALID_PARAMS", `slot ${slot} holds no purse or DESFire card`);
       }
-      s.card.armFault(fault);
       this.log.info({ slot, fault }, "fault armed");
       return this.status(s);
     });
@@ -161,7 +196,10 @@ export class SimServer {
       inserted: s.link.connected,
       plugged: s.plugged,
       powered:
-        s.card instanceof SelectCard || s.card instanceof PurseCard || s.card instanceof SamCard
+        s.card instanceof SelectCard ||
+        s.card instanceof PurseCard ||
+        s.card instanceof SamCard ||
+        s.card instanceof DesfireCard
           ? s.card.powered
           : false,
       apdus: s.apdus,

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { PurseFaultSpec } from "../scenario.js";
+import { DesfireFaultSpec, PurseFaultSpec } from "../scenario.js";
 
 /** The simulator's control socket: what a test rig can do to the simulated hardware. */
 export const SlotStatus = z.object({
@@ -28,8 +28,10 @@ export const ControlMethods = {
   },
   "card.tear": {
     description:
-      "arm a one-shot fault on the slot's purse card: tear a CREDIT or DEBIT at a point, or vanish at the n-th APDU from now; a torn card drops its connection",
-    params: z.object({ slot: z.number().int().min(0), fault: PurseFaultSpec }).strict(),
+      "arm a one-shot fault on the slot's purse or DESFire card: tear a CREDIT or DEBIT (purse) or CommitTransaction (DESFire) at a point, lose a command's answer, vanish at the n-th APDU from now, or forge an answer; a torn card drops its connection",
+    params: z
+      .object({ slot: z.number().int().min(0), fault: z.union([PurseFaultSpec, DesfireFaultSpec]) })
+      .strict(),
     result: SlotStatus,
   },
   "card.stall": {

@@ -141,5 +141,6 @@ function describeCard(spec: CardSpec | undefined): string {
   if (spec === undefined) return "no card";
   if (spec.kind === "purse") return `purse card ${spec.cardId}`;
   if (spec.kind === "sam") return "SAM";
+  if (spec.kind === "desfire") return `DESFire card ${spec.uid}`;
   return `card with application ${spec.aid}`;
 }

@@ -298,6 +298,20 @@ describe("DESFire EV2 card simulator against the host protocol", () => {
     });
   });
 
+  it("answers 91 A0 to another application, and refuses file commands outside ours", async () => {
+    const s = new DesfireSession(transmitOf(card));
+    expect(await code(s.selectApplication(Buffer.from("010203", "hex")))).toBe(
+      "DESFIRE_STATUS:APPLICATION_NOT_FOUND",
+    );
+    expect(await code(s.authenticate("ev2-first", KeyNo.CREDIT, holder(KeyNo.CREDIT)))).toBe(
+      "DESFIRE_STATUS:NO_SUCH_KEY",
+    );
+    const t = await open();
+    expect(await code(t.getValue(FileNo.LOG))).toBe("DESFIRE_STATUS:FILE_NOT_FOUND");
+    expect(await code((await open()).readRecords(FileNo.VALUE))).toBe("DESFIRE_STATUS:FILE_NOT_FOUND");
+    expect(await code((await open()).getValue(7))).toBe("DESFIRE_STATUS:FILE_NOT_FOUND");
+  });
+
   it("replays a session byte for byte from the same seeds", async () => {
     const trace = async (path: string): Promise<string[]> => {
       sent = [];

@@ -57,6 +57,12 @@ export function protectCommand(
 ): Buffer {
   if (state.kind === "none") return Buffer.concat([header, data]);
   if (state.kind === "ev2") {
+    // CmdCtr is 16 bits and must never wrap inside one TI: the session ends first.
+    if (state.cmdCtr >= 0xffff) {
+      throw new TermhostError("INTERNAL", "EV2 command counter exhausted", {
+        hint: "authenticate again (EV2First) to start a new transaction identifier",
+      });
+    }
     let body = Buffer.concat([header, data]);
     if (p.command === "plain") return body;
     if (p.command === "full" && data.length > 0) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { aesCmac } from "../../crypto/aes-cmac.js";
-import { keyHolderAnswer, keyHolderFinish } from "./auth-crypto.js";
+import { cardChallenge, cardVerifyHost, keyHolderAnswer, keyHolderFinish } from "./auth-crypto.js";
 import {
   cbcDecrypt,
   cbcEncrypt,
@@ -52,6 +52,17 @@ describe("EV1 AuthenticateAES", () => {
     expect(ev1SessionKey(rndA, pending.rndB)).toEqual(hex("F44B26F5C05DDD7110772281C4D066E8"));
   });
 
+  it("the card side (what the simulator computes) gives the published card messages", () => {
+    const rndB = hex("C05DDD714FD788A6B7B754F3C4D066E8");
+    expect(cardChallenge(ZERO_KEY, rndB)).toEqual(ekRndB);
+    const verified = cardVerifyHost("ev1", ZERO_KEY, rndB, ekRndB, hostSends, undefined);
+    expect(verified?.answer).toEqual(cardAnswers);
+    expect(verified?.rndA).toEqual(rndA);
+    const tampered = Buffer.from(hostSends);
+    tampered[31] = (tampered[31] ?? 0) ^ 1;
+    expect(cardVerifyHost("ev1", ZERO_KEY, rndB, ekRndB, tampered, undefined)).toBeUndefined();
+  });
+
   it("a session with a seeded RndA sends the published APDUs byte for byte", async () => {
     const sent: string[] = [];
     const answers = [Buffer.concat([ekRndB, hex("91AF")]), Buffer.concat([cardAnswers, hex("9100")])];
@@ -101,6 +112,22 @@ describe("EV2 AuthenticateEV2First", () => {
       macKey: hex("4C6626F5E72EA694202139295C7A7FC7"),
     });
     expect(session.ev2Counters).toEqual({ ti: hex("9D00C4DF"), cmdCtr: 0 });
+  });
+
+  // The card side of the same AN12196 §6.6 exchange, as the simulator computes it.
+  it("the card side answers AN12196 §6.6's card messages byte for byte", () => {
+    const ekRndB = hex("A04C124213C186F22399D33AC2A30215");
+    const rndB = keyHolderAnswer("ev2", ZERO_KEY, ekRndB, hex("13C5DB8A5930439FC3DEF9A4C675360F")).rndB;
+    expect(cardChallenge(ZERO_KEY, rndB)).toEqual(ekRndB);
+    const host = hex("35C3E05A752E0144BAC0DE51C1F22C56B34408A23D8AEA266CAB947EA8E0118D");
+    const verified = cardVerifyHost("ev2", ZERO_KEY, rndB, ekRndB, host, hex("9D00C4DF"));
+    expect(verified?.answer).toEqual(hex("3FA64DB5446D1F34CD6EA311167F5E4985B89690C04A05F17FA7AB2F08120663"));
+    expect(verified?.keys).toEqual({
+      kind: "ev2",
+      ti: hex("9D00C4DF"),
+      encKey: hex("1309C877509E5A215007FF0ED19CA564"),
+      macKey: hex("4C6626F5E72EA694202139295C7A7FC7"),
+    });
   });
 
   // NXP AN12343 p.33 (via Proxmark3 desfiretest.c, EV2 session keys).
