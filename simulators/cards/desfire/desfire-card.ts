@@ -8,7 +8,6 @@ import {
   encodeFileSettings,
   FileNo,
   Ins,
-  LOG_RECORD_SIZE,
   type Protection,
   protectionFor,
   type RandomSource,
@@ -26,14 +25,16 @@ import {
   type DesfireTearEvent,
   type HostileAnswer,
 } from "./faults.js";
-import { allowed, FILE_ACCESS, FILE_COMM, fileSettings, type Right } from "./files.js";
+import { FILE_COMM, fileSettings } from "./files.js";
+import { type DesfireState, loadDesfireState, saveDesfireState, serializeDesfireState } from "./state.js";
 import {
-  type DesfireState,
-  loadDesfireState,
-  MAX_COMMITTED_RECORDS,
-  saveDesfireState,
-  serializeDesfireState,
-} from "./state.js";
+  committedState,
+  type FileOutcome,
+  readRecords,
+  type Shadow,
+  valueCommand,
+  writeRecord,
+} from "./transaction.js";
 
 /** ATR of a MIFARE DESFire behind a PC/SC contactless reader. */
 export const DESFIRE_ATR = Buffer.from("3B8180018080", "hex");
@@ -56,15 +57,6 @@ export interface DesfireCardOptions {
   faults?: DesfireFault[];
   /** Source of RndB and TI; tests pass a seeded one to replay traces byte for byte. */
   random?: RandomSource;
-}
-
-/** The uncommitted changes of the current transaction. */
-interface Shadow {
-  delta: number;
-  debits: number;
-  credits: number;
-  limited: number;
-  record: Buffer | undefined;
 }
 
 interface PendingAuth {
@@ -203,6 +195,10 @@ export class DesfireCard extends EventEmitter<{ tear: [DesfireTearEvent] }> impl
 
   get pendingFaults(): number {
     return this.faults.pending;
+  }
+
+  private get keyNo(): number | undefined {
+    return this.auth.kind === "none" ? undefined : this.auth.keyNo;
   }
 
   /** Whether an authentication is in force (for tests). */
@@ -347,16 +343,22 @@ export class DesfireCard extends EventEmitter<{ tear: [DesfireTearEvent] }> impl
     const { header, data: body } = opened;
     const ok = (payload: Buffer = Buffer.alloc(0)): Reply =>
       st(DesfireStatus.OPERATION_OK, this.seal(payload, protection));
+    const context = { state: this.state, shadow: this.shadow, keyNo: this.keyNo };
+    const apply = (outcome: FileOutcome): Reply => {
+      if ("status" in outcome) return st(outcome.status);
+      this.shadow = outcome.shadow;
+      return ok(outcome.data);
+    };
     switch (ins) {
       case Ins.GET_VALUE:
       case Ins.CREDIT:
       case Ins.DEBIT:
       case Ins.LIMITED_CREDIT:
-        return this.valueCommand(ins, header[0] ?? 0, body, ok);
+        return apply(valueCommand(context, ins, header[0] ?? 0, body));
       case Ins.WRITE_RECORD:
-        return this.writeRecord(header, body, ok);
+        return apply(writeRecord(context, header, body));
       case Ins.READ_RECORDS:
-        return this.readRecords(header, body, ok);
+        return apply(readRecords(context, header, body));
       case Ins.ABORT_TRANSACTION:
         if (body.length !== 0) return st(DesfireStatus.LENGTH_ERROR);
         this.shadow = undefined;
@@ -373,20 +375,6 @@ export class DesfireCard extends EventEmitter<{ tear: [DesfireTearEvent] }> impl
 
   private seal(payload: Buffer, p: Protection): Buffer {
     return sealReply(this.auth, payload, p);
-  }
-
-  private keyNo(): number | undefined {
-    return this.auth.kind === "none" ? undefined : this.auth.keyNo;
-  }
-
-  /** 91 AE unauthenticated, 91 9D for a key without the right, undefined when allowed. */
-  private denied(fileNo: number, rights: readonly Right[]): Reply | undefined {
-    const access = FILE_ACCESS[fileNo];
-    if (access === undefined) return st(DesfireStatus.FILE_NOT_FOUND);
-    if (allowed(access, this.keyNo(), rights)) return undefined;
-    return st(
-      this.auth.kind === "none" ? DesfireStatus.AUTHENTICATION_ERROR : DesfireStatus.PERMISSION_DENIED,
-    );
   }
 
   private selectApplication(data: Buffer): Reply {
@@ -439,86 +427,12 @@ export class DesfireCard extends EventEmitter<{ tear: [DesfireTearEvent] }> impl
     return st(DesfireStatus.OPERATION_OK, verified.answer);
   }
 
-  private valueCommand(ins: number, fileNo: number, body: Buffer, ok: (p?: Buffer) => Reply): Reply {
-    if (fileNo !== FileNo.VALUE) return st(DesfireStatus.FILE_NOT_FOUND);
-    const rights: Record<number, readonly Right[]> = {
-      [Ins.GET_VALUE]: ["read", "write", "readWrite"],
-      [Ins.DEBIT]: ["read", "write", "readWrite"],
-      [Ins.LIMITED_CREDIT]: ["write", "readWrite"],
-      [Ins.CREDIT]: ["readWrite"],
-    };
-    const refused = this.denied(fileNo, rights[ins] ?? []);
-    if (refused !== undefined) return refused;
-    if (ins === Ins.GET_VALUE) {
-      if (body.length !== 0) return st(DesfireStatus.LENGTH_ERROR);
-      const v = Buffer.alloc(4);
-      v.writeInt32LE(this.state.balance);
-      return ok(v);
-    }
-    if (body.length !== 4) return st(DesfireStatus.LENGTH_ERROR);
-    const amount = body.readInt32LE(0);
-    if (amount < 0) return st(DesfireStatus.PARAMETER_ERROR);
-    const s = this.shadow ?? { delta: 0, debits: 0, credits: 0, limited: 0, record: undefined };
-    const value = this.state.balance + s.delta;
-    if (ins === Ins.DEBIT) {
-      if (s.limited > 0) return st(DesfireStatus.PARAMETER_ERROR);
-      if (value - amount < this.state.lowerLimit) return st(DesfireStatus.BOUNDARY_ERROR);
-      this.shadow = { ...s, delta: s.delta - amount, debits: s.debits + amount };
-      return ok();
-    }
-    if (value + amount > this.state.upperLimit) return st(DesfireStatus.BOUNDARY_ERROR);
-    if (ins === Ins.LIMITED_CREDIT) {
-      if (!this.state.limitedCreditEnabled) return st(DesfireStatus.PERMISSION_DENIED);
-      if (s.debits > 0 || s.credits > 0) return st(DesfireStatus.PARAMETER_ERROR);
-      if (s.limited + amount > this.state.limitedCreditValue) return st(DesfireStatus.BOUNDARY_ERROR);
-      this.shadow = { ...s, delta: s.delta + amount, limited: s.limited + amount };
-      return ok();
-    }
-    if (s.limited > 0) return st(DesfireStatus.PARAMETER_ERROR);
-    this.shadow = { ...s, delta: s.delta + amount, credits: s.credits + amount };
-    return ok();
-  }
-
   /** Bytes of WriteRecord's data field after the header, for `length` plain bytes. */
   private writeRecordBodyLength(length: number): number {
     const a = this.auth;
     if (a.kind === "none") return length;
     // The log file is MAC mode: the data then an 8-byte MAC (EV2 and EV1 alike).
     return length + 8;
-  }
-
-  private writeRecord(header: Buffer, body: Buffer, ok: (p?: Buffer) => Reply): Reply {
-    const fileNo = header[0] ?? 0;
-    if (fileNo !== FileNo.LOG) return st(DesfireStatus.FILE_NOT_FOUND);
-    const refused = this.denied(fileNo, ["write", "readWrite"]);
-    if (refused !== undefined) return refused;
-    const offset = header.readUIntLE(1, 3);
-    const length = header.readUIntLE(4, 3);
-    if (length === 0 || body.length !== length) return st(DesfireStatus.LENGTH_ERROR);
-    if (offset + length > LOG_RECORD_SIZE) return st(DesfireStatus.BOUNDARY_ERROR);
-    const s = this.shadow ?? { delta: 0, debits: 0, credits: 0, limited: 0, record: undefined };
-    const record = Buffer.from(s.record ?? Buffer.alloc(LOG_RECORD_SIZE));
-    body.copy(record, offset);
-    this.shadow = { ...s, record };
-    return ok();
-  }
-
-  private readRecords(header: Buffer, body: Buffer, ok: (p?: Buffer) => Reply): Reply {
-    const fileNo = header[0] ?? 0;
-    if (fileNo !== FileNo.LOG) return st(DesfireStatus.FILE_NOT_FOUND);
-    const refused = this.denied(fileNo, ["read", "readWrite"]);
-    if (refused !== undefined) return refused;
-    if (body.length !== 0) return st(DesfireStatus.LENGTH_ERROR);
-    const offset = header.readUIntLE(1, 3);
-    const count = header.readUIntLE(4, 3);
-    const records = this.state.records;
-    if (records.length === 0 && offset === 0 && count === 0) return ok();
-    // Offset 0 is the newest record; the answer runs oldest first.
-    const newestFirst = [...records].reverse().slice(offset);
-    if (newestFirst.length === 0 || (count > 0 && count > newestFirst.length))
-      return st(DesfireStatus.BOUNDARY_ERROR);
-    const chosen = (count === 0 ? newestFirst : newestFirst.slice(0, count)).reverse();
-    return ok(Buffer.concat(chosen));
   }
 
   private commit(data: Buffer): Buffer {
@@ -531,7 +445,7 @@ export class DesfireCard extends EventEmitter<{ tear: [DesfireTearEvent] }> impl
     const s = this.shadow;
     this.shadow = undefined;
     if (s !== undefined) {
-      const next = this.committed(s);
+      const next = committedState(this.state, s);
       if (this.faults.takeTear("before-commit")) {
         return this.tear({ reason: "before-commit", command: "CommitTransaction", apdu: this.apdus });
       }
@@ -552,19 +466,6 @@ export class DesfireCard extends EventEmitter<{ tear: [DesfireTearEvent] }> impl
       }
     }
     return this.finish(ins, st(DesfireStatus.OPERATION_OK, this.seal(Buffer.alloc(0), protection)));
-  }
-
-  private committed(s: Shadow): DesfireState {
-    const records = s.record === undefined ? this.state.records : [...this.state.records, s.record];
-    let limitedCreditValue = this.state.limitedCreditValue;
-    if (s.debits > 0) limitedCreditValue = s.debits;
-    else if (s.limited > 0 || s.credits > 0) limitedCreditValue = 0;
-    return {
-      ...this.state,
-      balance: this.state.balance + s.delta,
-      limitedCreditValue,
-      records: records.slice(-MAX_COMMITTED_RECORDS),
-    };
   }
 
   /** What a counterfeit answers instead of carrying the command out (nothing changes on the card). */

@@ -1,7 +1,7 @@
 import { TermhostError } from "../../errors/errors.js";
 import type { DesfireKeyHolder } from "./auth-crypto.js";
 import { type DesfireFileSettings, decodeFileSettings } from "./file-settings.js";
-import { exchangeNative, parseNativeReply, type Transmit } from "./framing.js";
+import { exchangeNative, parseNativeReply, type Transmit, wrapNative } from "./framing.js";
 import { Ins, LOG_FILE_COMM, LOG_RECORD_SIZE, protectionFor, VALUE_FILE_COMM } from "./layout.js";
 import {
   type CommMode,
@@ -99,12 +99,7 @@ export class DesfireSession {
     const hostMessage = await keyHolder.answerChallenge(holderMode, keyNo, first.data);
     if (hostMessage.length !== 32)
       throw new TermhostError("INTERNAL", "key holder answered other than 32 bytes");
-    const reply = parseNativeReply(
-      await this.transmit(
-        Buffer.concat([Buffer.from([0x90, 0xaf, 0x00, 0x00, 32]), hostMessage, Buffer.from([0])]),
-      ),
-      ins,
-    );
+    const reply = parseNativeReply(await this.transmit(wrapNative(Ins.ADDITIONAL_FRAME, hostMessage)), ins);
     if (reply.status === DesfireStatus.AUTHENTICATION_ERROR) {
       throw new TermhostError("CARD_NOT_AUTHENTIC", "the card refused our proof of its key (91 AE)", {
         hint: "the card's key is not the one diversified from our master key for its UID: a card not issued by us, or a counterfeit",
