@@ -19,6 +19,9 @@ export interface KioskOptions {
 /** The meter profile of the simulated kiosk (device-profiles/meters). */
 export const KIOSK_METER = "termhost simulated meter";
 
+/** The simulated kiosk's MIFARE DESFire card (termhost's value application, EUR). */
+export const KIOSK_DESFIRE_UID = "04A1B2C3D4E5F6";
+
 /** The default control socket path that `termhost-sim insert|remove|status` uses. */
 export function defaultSimControl(): string {
   return process.env.TERMHOST_SIM_CONTROL ?? join(defaultRuntimeDir(), "sim.sock");
@@ -49,10 +52,12 @@ export async function runKiosk(opts: KioskOptions): Promise<void> {
     );
   }
   // Card and SAM state outlive the kiosk, so a balance loaded today is there tomorrow.
-  const stateDir = join(projectRoot(), ".run", "kiosk");
+  const stateDir = process.env.TERMHOST_KIOSK_STATE ?? join(projectRoot(), ".run", "kiosk");
   mkdirSync(stateDir, { recursive: true });
   const rig = await Rig.start({
     netns: opts.netns ? "auto" : "off",
+    // Two vpcd readers of two slots: the purse and the SAM in the first, a DESFire card in the second.
+    readerEntries: 2,
     slots: [
       {
         card: {
@@ -66,6 +71,16 @@ export async function runKiosk(opts: KioskOptions): Promise<void> {
         inserted: false,
       },
       { card: { kind: "sam", ledgerPath: join(stateDir, "sam-ledger.json") }, inserted: true },
+      {
+        card: {
+          kind: "desfire",
+          uid: KIOSK_DESFIRE_UID,
+          balance: 1500,
+          upperLimit: 100_000,
+          statePath: join(stateDir, `desfire-${KIOSK_DESFIRE_UID}.json`),
+        },
+        inserted: false,
+      },
     ],
   });
   // A postage meter on a pty pair, its registers kept with the cards' state.
@@ -108,6 +123,7 @@ export async function runKiosk(opts: KioskOptions): Promise<void> {
           stateDir: join(stateDir, "daemon"),
           api: { socketPath: apiSocket },
           pcsc: { socketPath: rig.pcscSocket },
+          value: { desfire: { currency: "EUR" } },
           postage: {
             meters: [
               {
@@ -146,6 +162,7 @@ export async function runKiosk(opts: KioskOptions): Promise<void> {
     "termhost simulated kiosk is running",
     `  card stack     private pcscd with ${rig.readerNames.join(", ")} (${rig.mode})`,
     `  cards          purse card (EUR) for ${rig.readerNames[0]}, not inserted; SAM in ${rig.readerNames[1]}`,
+    `                 MIFARE DESFire card ${KIOSK_DESFIRE_UID} (EUR) for ${rig.readerNames[2]}, not inserted`,
     `  postage meter  ${KIOSK_METER} (PM0001, 100.00 EUR) on ${meterLine.hostPath}`,
     `  state          ${stateDir}`,
     `  simulator      ${controlLink}`,
@@ -159,6 +176,10 @@ export async function runKiosk(opts: KioskOptions): Promise<void> {
     "  npx termhost-sim insert 0        # insert the purse card in the first reader",
     "  npx termhost status",
     "  npx termhost-sim remove 0        # pull it again",
+    "  npx termhost-sim insert 2        # the DESFire card in the second reader",
+    `  npx termhost value load 500 --reader '${rig.readerNames[2]}'    # load 5.00 EUR, then buy:`,
+    `  npx termhost value debit 120 --reader '${rig.readerNames[2]}'`,
+    "  npx termhost readers             # names each card (device profile, smartcard_list.txt)",
     "  npx termhost status --json",
     "  node dist/examples/kiosk.js      # a kiosk app: load the card, print 3 indicia",
     "  npx termhost-sim scale-set 250   # put 250 g on the scale, then weigh it through the API:",

@@ -213,12 +213,30 @@ export class SamAuthorizer implements Authorizer, DesfireAuthorizer {
         hint: "insert the SAM in its reader slot; value increases wait for it",
       });
     }
+    // A session runs card exchanges inside it (the purse's AUTHENTICATE, a DESFire card's whole
+    // authentication): a card pulled then is the card's error, not an unreachable SAM.
+    const fromSam = new WeakSet<object>();
+    let passThrough: unknown;
     try {
       return await this.slot.withCard(reader, async (channel) => {
-        await send(channel.transmit, buildSelect(SAM_AID), "SELECT", () => "AUTHORIZER_UNAVAILABLE");
-        return fn(channel.transmit);
+        const transmit: Transmit = async (apdu) => {
+          try {
+            return await channel.transmit(apdu);
+          } catch (e) {
+            if (typeof e === "object" && e !== null) fromSam.add(e);
+            throw e;
+          }
+        };
+        await send(transmit, buildSelect(SAM_AID), "SELECT", () => "AUTHORIZER_UNAVAILABLE");
+        try {
+          return await fn(transmit);
+        } catch (e) {
+          if (!(typeof e === "object" && e !== null && fromSam.has(e))) passThrough = e;
+          throw e;
+        }
       });
     } catch (e) {
+      if (e === passThrough) throw e;
       if (isTermhostError(e) && TRANSPORT_ERRORS.has(e.code)) {
         throw new TermhostError(
           "AUTHORIZER_UNAVAILABLE",

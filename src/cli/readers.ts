@@ -47,3 +47,7 @@ export async function pickReader(
 }
 
 export const isPurse = (r: Reader): boolean => r.cardProfile === "termhost purse";
+
+/** A card the value commands load and debit: the purse, or a DESFire card with termhost's application. */
+export const isValueCard = (r: Reader): boolean =>
+  isPurse(r) || r.cardProfile === "MIFARE DESFire EV1/EV2 (termhost value application)";

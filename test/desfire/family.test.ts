@@ -127,6 +127,12 @@ describe("DESFire cards as a card family of the value engine: the SAM authentica
     };
   }
 
+  it("claims DESFire cards by their ATR and leaves the purse (another ISO 14443-4 ATR) to its family", () => {
+    expect(family.claims("3B8180018080")).toBe(true);
+    expect(family.claims("3B8C800180575448505552534582900095")).toBe(false);
+    expect(family.claims(null)).toBe(false);
+  });
+
   it("loads: the credit and its log entry land together, and the SAM records the authorization applied", async () => {
     const card = makeCard();
     const tx = await authorized(card, 250);

@@ -3,7 +3,7 @@ import type { ValueTransaction } from "../../api/schemas/index.js";
 import { green, red, yellow } from "../colour.js";
 import { type CliContext, CliExit } from "../context.js";
 import { Exit } from "../exit-codes.js";
-import { isPurse, pickReader } from "../readers.js";
+import { isValueCard, pickReader } from "../readers.js";
 import { amountOption, newRequestId } from "./options.js";
 
 export function stateColour(state: string): (s: string) => string {
@@ -52,7 +52,7 @@ interface ValueOptions {
 export function registerValue(program: Command, ctx: CliContext): void {
   const value = program
     .command("value")
-    .description("load value onto a purse card, debit it, or look a transaction up");
+    .description("load value onto a value card (purse or DESFire), debit it, or look a transaction up");
   for (const [name, method, what] of [
     [
       "load",
@@ -65,7 +65,7 @@ export function registerValue(program: Command, ctx: CliContext): void {
       .command(name)
       .description(what)
       .argument("<amount>", "minor units (1250 for 12.50)", amountOption)
-      .option("-r, --reader <name|index>", "the reader (default: the only one holding a purse card)")
+      .option("-r, --reader <name|index>", "the reader (default: the only one holding a value card: purse or DESFire)")
       .option("-c, --currency <code>", "ISO 4217 code", "EUR")
       .option(
         "--request-id <id>",
@@ -77,7 +77,7 @@ export function registerValue(program: Command, ctx: CliContext): void {
       )
       .action((amount: number, o: ValueOptions) =>
         ctx.api(async (c) => {
-          const reader = await pickReader(c, o.reader, isPurse);
+          const reader = await pickReader(c, o.reader, isValueCard);
           const requestId = o.requestId ?? newRequestId(name);
           if (o.requestId === undefined) ctx.note(`request id ${requestId}`);
           const tx = await c.call(method, { reader, amount, currency: o.currency, requestId });

@@ -26,8 +26,12 @@ export interface DesfireFamilyOptions {
   ops: (channel: CardChannel) => DesfireCardOps;
 }
 
-/** ISO 14443-4 cards through a PC/SC contactless reader announce themselves as `3B 8n 80 01 …`. */
-const CONTACTLESS_ATR = /^3B8[0-9A-F]8001/;
+/**
+ * A DESFire EV1/EV2/EV3 behind a PC/SC contactless reader: PC/SC part 3 builds the ATR from the
+ * card's ATS, whose one historical byte is 80 (device-profiles/cards/mifare-desfire.json). Other
+ * ISO 14443-4 cards (the purse among them) begin the same way and differ in their historical bytes.
+ */
+const DESFIRE_ATRS = new Set(["3B8180018080"]);
 
 const hex = (b: Buffer): string => b.toString("hex");
 
@@ -42,7 +46,7 @@ export class DesfireFamily implements CardFamily {
   constructor(private readonly o: DesfireFamilyOptions) {}
 
   claims(atr: string | null): boolean {
-    return atr !== null && CONTACTLESS_ATR.test(atr);
+    return atr !== null && DESFIRE_ATRS.has(atr);
   }
 
   target(channel: CardChannel): ValueTarget {

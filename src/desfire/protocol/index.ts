@@ -11,7 +11,7 @@ export {
 export * from "./crypto.js";
 export * from "./file-settings.js";
 export { exchangeNative, MAX_FRAME_DATA, parseNativeReply, type Transmit, wrapNative } from "./framing.js";
-export { desfireCardKey, SIMULATOR_DESFIRE_MASTER_KEYS_HEX } from "./keys.js";
+export { desfireCardKey, desfireMasterKey, SIMULATOR_DESFIRE_MASTER_KEYS_HEX } from "./keys.js";
 export * from "./layout.js";
 export { localKeyHolder } from "./local-key-holder.js";
 export { decodeLogRecord, encodeLogRecord, LogKind, type LogKindName, LogRecord } from "./log-record.js";
