@@ -41,6 +41,7 @@ $("order").addEventListener("submit", async (ev) => {
       currency: "EUR",
       requestId: `${id}-load`,
     });
+    document.body.dataset.load = load.requestId;
     log(`load ${load.state}, balance ${load.balanceAfter}`);
     const meters = await client.call("postage.meters", {});
     const meter = meters.meters[0]?.meter;
@@ -52,6 +53,7 @@ $("order").addEventListener("submit", async (ev) => {
       origin: "10115",
     }));
     const batch = await client.call("postage.batch.start", { meter, pieces, requestId: `${id}-batch` });
+    document.body.dataset.batch = batch.batchId;
     const done = await client.call("postage.batch.status", { batchId: batch.batchId, waitMs: 30000 });
     log(`batch ${done.state}, ${done.printedPieces}/${done.requestedPieces} printed`);
     document.body.dataset.done = done.state;

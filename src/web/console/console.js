@@ -131,9 +131,12 @@ async function restore() {
     btn.addEventListener("click", async () => {
       btn.disabled = true;
       try {
-        await client.call("admin.restore.retry", { txId: tx.txId, waitMs: 10000 });
+        const r = await client.call("admin.restore.retry", { txId: tx.txId, waitMs: 10000 });
+        const t = r.transaction;
+        $("restore-note").textContent =
+          `${t.txId}: ${t.state}${t.restored ? ` (${t.restored})` : ""}${r.readers.length === 0 ? ", no card in a reader yet" : ""}`;
       } catch (e) {
-        row.append(el("td", e.code));
+        $("restore-note").textContent = `${tx.txId}: ${e.code}`;
       }
       await refresh();
     });
