@@ -5,6 +5,7 @@ import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { Rig } from "../../simulators/rig/rig.js";
+import { runCli } from "../support/cli.js";
 import { startDaemon, type TestDaemon } from "../support/daemon.js";
 import { CHROMIUM, freePort } from "./support.js";
 
@@ -43,8 +44,9 @@ describe("the kiosk gateway", () => {
 
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), "termhost-gw-"));
-    // Off the namespace: the browser and the raw HTTP clients reach the daemon on the host's loopback.
-    rig = await Rig.start({ netns: "off", slots: [{}, {}] });
+    // pcscd and the cards may sit in the rig's namespace: the daemon, the browser and the raw HTTP
+    // clients all run on the host's loopback (only the unix sockets cross).
+    rig = await Rig.start({ slots: [{}, {}] });
     port = await freePort();
     origin = `http://127.0.0.1:${port}`;
     daemon = await startDaemon(rig, {
@@ -85,6 +87,13 @@ describe("the kiosk gateway", () => {
     const res = await fetch(`${origin}/`);
     expect(res.status).toBe(200);
     expect([...res.headers.keys()].filter((h) => h.startsWith("access-control"))).toEqual([]);
+  });
+
+  it("termhost console says the console is not enabled", async () => {
+    const run = await runCli(["--socket", daemon.socketPath, "console"]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain("CONSOLE_DISABLED");
+    expect(run.stderr).toContain('"console": { "enabled": true }');
   });
 
   it("answers an admin method UNAUTHORIZED", async () => {

@@ -134,7 +134,7 @@ async function restore() {
         const r = await client.call("admin.restore.retry", { txId: tx.txId, waitMs: 10000 });
         const t = r.transaction;
         $("restore-note").textContent =
-          `${t.txId}: ${t.state}${t.restored ? ` (${t.restored})` : ""}${r.readers.length === 0 ? ", no card in a reader yet" : ""}`;
+          `${t.txId}: ${t.state}${t.restored ? ` (${t.restored})` : ""}${t.state === "restoring" && r.readers.length === 0 ? ": insert its card" : ""}`;
       } catch (e) {
         $("restore-note").textContent = `${tx.txId}: ${e.code}`;
       }
