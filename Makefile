@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .ONESHELL:
 .DEFAULT_GOAL := help
 
-DEB_PACKAGES := pcscd libpcsclite-dev vsmartcard-vpcd pcsc-tools socat iproute2 util-linux procps systemd faketime
+DEB_PACKAGES := pcscd libpcsclite-dev vsmartcard-vpcd pcsc-tools socat iproute2 util-linux procps systemd faketime chromium
 NODE_BIN := node_modules/.bin
 
 .PHONY: help setup deps build run test lint bench install clean soak
@@ -20,7 +20,7 @@ deps:
 	@bash scripts/setup-debian.sh $(DEB_PACKAGES)
 
 node_modules/.install-stamp: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 setup: deps node_modules/.install-stamp

@@ -3,6 +3,7 @@ import { TermhostError } from "../errors/errors.js";
 import { RpcServer } from "../jsonrpc/server.js";
 import type { EventHub } from "./events.js";
 import { type AdminServices, registerAdminMethods } from "./handlers/admin.js";
+import { type ConsoleServices, registerConsoleMethods } from "./handlers/console.js";
 import { registerEventMethods } from "./handlers/events.js";
 import { type PostageServices, registerPostageMethods } from "./handlers/postage.js";
 import { registerRefillMethod } from "./handlers/refill.js";
@@ -53,10 +54,14 @@ export function createApiServer(limits: ApiLimits, services: ApiServices): RpcSe
 }
 
 /** The technician's socket: everything the kiosk socket serves, and the admin methods. */
-export function createAdminServer(limits: ApiLimits, services: ApiServices & AdminServices): RpcServer {
+export function createAdminServer(
+  limits: ApiLimits,
+  services: ApiServices & AdminServices & ConsoleServices,
+): RpcServer {
   const server = new RpcServer({ log: services.log.child({ socket: "admin" }), ...limits });
   registerKioskMethods(server, services);
   registerAdminMethods(server, services);
   registerRestoreMethods(server, services);
+  registerConsoleMethods(server, services);
   return server;
 }

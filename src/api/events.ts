@@ -79,13 +79,22 @@ class Subscriber {
  */
 export class EventHub {
   private readonly subscribers = new Map<number, Subscriber>();
+  private readonly taps: Array<(topic: EventTopic, data: unknown) => void> = [];
+  /** Subscribers dropped for falling behind, since start (a metric). */
+  dropped = 0;
 
   constructor(
     private readonly limits: EventQueueLimits,
     private readonly log: Logger,
   ) {}
 
+  /** Sees every published event, subscribed or not (the metrics count from here). */
+  tap(fn: (topic: EventTopic, data: unknown) => void): void {
+    this.taps.push(fn);
+  }
+
   publish<T extends EventTopic>(topic: T, data: EventData<T>): void {
+    for (const fn of this.taps) fn(topic, data);
     let bytes: number | undefined;
     let time: string | undefined;
     for (const sub of this.subscribers.values()) {
@@ -122,6 +131,7 @@ export class EventHub {
 
   private dropSubscriber(sub: Subscriber, info: EventsDropped): void {
     this.subscribers.delete(sub.conn.id);
+    this.dropped++;
     this.log.warn(
       { conn: sub.conn.id, ...info },
       "subscriber fell behind its event queue bound; disconnecting it",

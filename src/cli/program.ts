@@ -4,6 +4,7 @@ import { productVersion } from "../util/version.js";
 import { registerApdu } from "./commands/apdu.js";
 import { registerAtr } from "./commands/atr.js";
 import { registerCard } from "./commands/card.js";
+import { registerConsole } from "./commands/console.js";
 import { registerJournal } from "./commands/journal.js";
 import { registerMeter } from "./commands/meter.js";
 import { registerMonitor } from "./commands/monitor.js";
@@ -60,6 +61,7 @@ export function buildProgram(): { program: Command; ctx: CliContext } {
   registerScale(program, ctx);
   registerProfiles(program, ctx);
   registerSelftest(program, ctx);
+  registerConsole(program, ctx);
   // Subcommands inherit the parse behaviour, so a usage error anywhere exits 2 through main.
   const inherit = (c: Command): void => {
     for (const sub of c.commands) {

@@ -10,6 +10,7 @@ import { projectRoot } from "../util/paths.js";
 import { ScaleConfig } from "./scale-config.js";
 import { defaultStateDir } from "./state-dir.js";
 import { ValueConfig } from "./value-config.js";
+import { ConsoleConfig, GatewayConfig } from "./web-config.js";
 
 const FileMode = z
   .string()
@@ -104,6 +105,8 @@ export const Config = z
     api: ApiConfig.prefault({}),
     admin: AdminConfig.prefault({}),
     pcsc: PcscConfig.prefault({}),
+    gateway: GatewayConfig.prefault({}),
+    console: ConsoleConfig.prefault({}),
   })
   .strict()
   .transform((c) => ({

@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import { type ApiLimits, type ApiServices, createAdminServer, createApiServer } from "../api/api-server.js";
 import { EventHub } from "../api/events.js";
 import type { AdminServices } from "../api/handlers/admin.js";
+import type { ConsoleServices } from "../api/handlers/console.js";
 import { publishRefillEvents } from "../api/handlers/refill.js";
 import { publishScaleEvents, type RateTables } from "../api/handlers/scale.js";
 import { publishValueEvents } from "../api/handlers/value.js";
@@ -25,8 +26,9 @@ import { takeListenFds } from "./systemd/listen-fds.js";
 import { planThreadpool, type ThreadpoolPlan } from "./threadpool.js";
 import { startValueService, type ValueService } from "./value-service.js";
 import { ReaderGuard } from "./virtual-readers.js";
+import { startWeb, type WebParts } from "./web-wiring.js";
 
-type DaemonServices = ApiServices & AdminServices;
+type DaemonServices = ApiServices & AdminServices & ConsoleServices;
 
 /** Sockets already listening, handed over by the service manager (socket activation). */
 export interface PassedSockets {
@@ -49,6 +51,7 @@ export class Daemon {
   private postage: PostageService | undefined;
   private scale: ScaleRuntime | undefined;
   private unpublishScale: (() => void) | undefined;
+  private web: WebParts | undefined;
   readonly readers: ReaderManager;
   /** How libuv's threads are shared between the devices and the journal. */
   readonly threadpool: ThreadpoolPlan;
@@ -144,6 +147,15 @@ export class Daemon {
     // The admin socket first: a client that sees api.sock answer (make run, the tests) finds both.
     await this.listen(this.admin, "admin", passed.admin, this.config.admin);
     await this.listen(this.api, "api", passed.api, api);
+    // Browser gateway, technician console and metrics (docs/web.md): opt-in, after the sockets.
+    this.web = await startWeb(
+      this.config,
+      limits,
+      services,
+      { api: this.api, admin: this.admin },
+      this.events,
+      this.log,
+    );
   }
 
   /** The whole orderly stop, for callers without a service manager's deadline (tests, make run). */
@@ -184,7 +196,7 @@ export class Daemon {
   }
 
   async closeSockets(): Promise<void> {
-    await Promise.all([this.api?.close(), this.admin?.close()]);
+    await Promise.all([this.api?.close(), this.admin?.close(), this.web?.close()]);
   }
 
   /** SIGHUP: device profiles are read again; a bad set keeps the old one and says why. */

@@ -4,6 +4,7 @@
  */
 import type { z } from "zod";
 import { TermhostError } from "../errors/errors.js";
+import { journalCommitProbe } from "../util/probes.js";
 import { writeCompactedFile } from "./compaction.js";
 import { MAX_BODY_BYTES } from "./frame.js";
 import { type JournalFs, O_CREAT_TRUNC_RDWR, O_DSYNC, writeFully } from "./fs.js";
@@ -225,6 +226,7 @@ export class Journal<T extends RecordTypes, S, Snap = unknown> {
     const start = this.#size;
     const buf = encodeWrite(records, start);
     let stage: "write" | "sync" = "write";
+    const began = performance.now();
     try {
       await writeFully(this.#f, this.#fd, buf, buf.length, start);
       stage = "sync";
@@ -239,6 +241,9 @@ export class Journal<T extends RecordTypes, S, Snap = unknown> {
     }
     this.#size = start + buf.length;
     this.#lastSeq = seq;
+    if (journalCommitProbe.hasSubscribers) {
+      journalCommitProbe.publish({ records: records.length, seconds: (performance.now() - began) / 1000 });
+    }
     const tail = this.#compactionTail;
     if (tail !== null) for (const r of records) tail.push(r);
     let i = 0;

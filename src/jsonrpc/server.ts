@@ -1,6 +1,7 @@
 import { chmodSync, chownSync, lstatSync, mkdtempSync, renameSync, rmSync, unlinkSync } from "node:fs";
 import net from "node:net";
 import { dirname, join } from "node:path";
+import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import type { z } from "zod";
 import { TermhostError } from "../errors/errors.js";
@@ -66,7 +67,7 @@ export class RpcServer {
   private readonly methods = new Map<string, Registered>();
   private readonly denied = new Map<string, () => TermhostError>();
   private readonly servers: net.Server[] = [];
-  private readonly sockets = new Set<net.Socket>();
+  private readonly sockets = new Set<Duplex>();
   private readonly onClose: Array<() => void> = [];
   private nextConnId = 1;
   private refusedConnections = 0;
@@ -163,6 +164,14 @@ export class RpcServer {
     for (const fn of this.onClose.splice(0)) fn();
   }
 
+  /**
+   * Serves one connection that arrives by another road than this server's own listeners (the
+   * browser gateway's WebSockets, as newline-delimited lines): the same limits, dispatch and role.
+   */
+  serve(stream: Duplex): void {
+    this.accept(stream);
+  }
+
   private makeServer(): net.Server {
     const server = net.createServer((socket) => this.accept(socket));
     this.servers.push(server);
@@ -170,7 +179,7 @@ export class RpcServer {
   }
 
   /** The peer over the limit hears why, once, instead of seeing a silent reset. */
-  private refuse(socket: net.Socket): void {
+  private refuse(socket: Duplex): void {
     this.refusedConnections++;
     const now = Date.now();
     if (now - this.lastRefusalLog >= 1000) {
@@ -191,7 +200,7 @@ export class RpcServer {
     setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
   }
 
-  private accept(socket: net.Socket): void {
+  private accept(socket: Duplex): void {
     if (this.sockets.size >= this.opts.maxConnections) {
       this.refuse(socket);
       return;

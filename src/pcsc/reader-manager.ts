@@ -2,6 +2,7 @@ import { EventEmitter } from "node:events";
 import { statSync } from "node:fs";
 import type { Logger } from "pino";
 import { isTermhostError, TermhostError } from "../errors/errors.js";
+import { apduProbe } from "../util/probes.js";
 import { THREADPOOL_RESERVE, threadpoolSize } from "../util/threadpool.js";
 import { NativeGate } from "./native-gate.js";
 import { fromPcscError } from "./pcsc-errors.js";
@@ -218,16 +219,25 @@ export class ReaderManager extends EventEmitter<Events> {
               });
               reject(dead);
             }, transmitTimeoutMs);
+            const rejectProbed = (e: TermhostError): void => {
+              if (apduProbe.hasSubscribers) apduProbe.publish({ sw: null, error: e.code });
+              reject(e);
+            };
             const answered = (err: Error | null, data: Buffer): void => {
               this.gate.leave(native);
               if (settled) return;
               settled = true;
               clearTimeout(timer);
-              if (err) reject(fromPcscError(err, reader, "transmit"));
+              if (err) rejectProbed(fromPcscError(err, reader, "transmit"));
               // A card that vanishes mid-APDU can surface as a "successful" transmit with no status
               // word (seen with vpcd); no card ever answers that, so it counts as a pulled card.
-              else if (data.length < 2) reject(vanished(reader, data.length));
-              else resolve(data);
+              else if (data.length < 2) rejectProbed(vanished(reader, data.length));
+              else {
+                if (apduProbe.hasSubscribers) {
+                  apduProbe.publish({ sw: data.subarray(-2).toString("hex").toUpperCase(), error: null });
+                }
+                resolve(data);
+              }
             };
             const send = (): void => {
               sent = true;

@@ -149,6 +149,7 @@ export class PostageService {
     reserved: number;
     unreserved: number;
     registers: Registers | null;
+    status: { locked: boolean; refillPending: boolean; inspectionDue: string; meterDate: string } | null;
   } {
     const m = this.meter(name);
     const funds = this.ledger.funds(name) ?? { balance: 0, reserved: 0, unreserved: 0 };
@@ -158,6 +159,7 @@ export class PostageService {
       connected: m.driver.ready,
       ...funds,
       registers: m.driver.registers ?? null,
+      status: statusView(m.driver.status),
     };
   }
 
@@ -594,4 +596,18 @@ function conflict(requestId: string, batchId: string | null): TermhostError {
       context: { requestId, ...(batchId === null ? {} : { batchId }) },
     },
   );
+}
+
+/** What the meter said at its last GET STATUS (lock, pending refill, inspection due); null before. */
+function statusView(
+  s: { locked: boolean; refillPending: boolean; inspectionDue: string; meterDate: string } | undefined,
+): { locked: boolean; refillPending: boolean; inspectionDue: string; meterDate: string } | null {
+  return s === undefined
+    ? null
+    : {
+        locked: s.locked,
+        refillPending: s.refillPending,
+        inspectionDue: s.inspectionDue,
+        meterDate: s.meterDate,
+      };
 }

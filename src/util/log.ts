@@ -1,9 +1,8 @@
 import { type DestinationStream, type Logger, pino } from "pino";
-import { z } from "zod";
+import { LogLevel } from "./log-level.js";
 import { REDACTED, redactSecrets, SECRET_FIELDS } from "./secrets.js";
 
-export const LogLevel = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
-export type LogLevel = z.infer<typeof LogLevel>;
+export { LogLevel };
 
 /**
  * JSON lines on stderr (or `destination`): stdout stays free for what a program prints for its user.

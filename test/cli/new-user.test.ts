@@ -25,6 +25,7 @@ const SAMPLE_ARGS: Record<string, string[]> = {
   "postage batch": ["--meter", "m", "--pieces", "1", "--amount", "85"],
   "scale read": [],
   selftest: [],
+  console: [],
 };
 
 describe("termhost as a new user meets it", () => {

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { LogLevel } from "../../util/log.js";
+import { LogLevel } from "../../util/log-level.js";
+import { ConsoleMethods } from "./console.js";
 import { RestoreMethods } from "./restore.js";
 
 const Hex = z
@@ -62,5 +63,6 @@ export const AdminMethods = {
     }),
   },
   ...RestoreMethods,
+  ...ConsoleMethods,
 } as const;
 export type AdminMethodName = keyof typeof AdminMethods;

@@ -32,6 +32,15 @@ const MeterFunds = z.object({
   reserved: Money,
   unreserved: z.number().int(),
   registers: Registers.nullable(),
+  /** The meter's last GET STATUS: locked, a refill pending, the inspection due date (YYYY-MM-DD); null before it answered. */
+  status: z
+    .object({
+      locked: z.boolean(),
+      refillPending: z.boolean(),
+      inspectionDue: z.string(),
+      meterDate: z.string(),
+    })
+    .nullable(),
 });
 
 export const BatchState = z.enum([

@@ -65,7 +65,10 @@ export function registerValue(program: Command, ctx: CliContext): void {
       .command(name)
       .description(what)
       .argument("<amount>", "minor units (1250 for 12.50)", amountOption)
-      .option("-r, --reader <name|index>", "the reader (default: the only one holding a value card: purse or DESFire)")
+      .option(
+        "-r, --reader <name|index>",
+        "the reader (default: the only one holding a value card: purse or DESFire)",
+      )
       .option("-c, --currency <code>", "ISO 4217 code", "EUR")
       .option(
         "--request-id <id>",
