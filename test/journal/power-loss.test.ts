@@ -167,9 +167,11 @@ describe("power loss at every sync point", () => {
     },
   );
 
-  it.runIf(ONE_RUN !== null)("replays TERMHOST_POWER_LOSS_RUN", async () => {
-    const { workload, ...cfg } = JSON.parse(ONE_RUN ?? "{}") as RunConfig & { workload: WorkloadName };
-    const res = await runPowerLoss(dir, cfg, WORKLOADS[workload]);
-    expect(res.failures, report(workload, cfg, res)).toEqual([]);
-  });
+  // Registered only when asked for, so that a normal run counts no skipped test.
+  if (ONE_RUN !== null)
+    it("replays TERMHOST_POWER_LOSS_RUN", async () => {
+      const { workload, ...cfg } = JSON.parse(ONE_RUN) as RunConfig & { workload: WorkloadName };
+      const res = await runPowerLoss(dir, cfg, WORKLOADS[workload]);
+      expect(res.failures, report(workload, cfg, res)).toEqual([]);
+    });
 });
