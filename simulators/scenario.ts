@@ -32,6 +32,7 @@ export const PurseFaultSpec = z.union([
       answer: z.enum(["bare-success", "bad-mac", "replayed-proof"]),
     })
     .strict(),
+  z.object({ refuse: z.literal("READ LAST TRANSACTION") }).strict(),
 ]);
 
 /** A fault armed on a DESFire card (simulators/cards/desfire/faults.ts). */

@@ -347,6 +347,12 @@ export class ValueEngine extends EventEmitter<Events> {
     return tx;
   }
 
+  /** Why an open transaction still waits (its last interruption), for clients; null when closed. */
+  waitingReason(txId: string): { code: string; message: string } | null {
+    const tx = this.state.txs.get(txId);
+    return tx !== undefined && isOpen(tx) ? (this.waitingBecause.get(txId) ?? null) : null;
+  }
+
   private view(txId: string): ValueTx {
     const tx = this.tx(txId);
     return isOpen(tx) ? { ...tx, error: this.waitingBecause.get(txId) ?? null } : { ...tx };

@@ -49,7 +49,13 @@ describe("the technician console in Chromium", () => {
     group = new ProcessGroup();
     meter = await startSimulatedMeter(group, rig.dir, 5_000);
     port = await freePort();
-    daemon = await startDaemon(rig, { postage: meter.postageConfig, console: { enabled: true, port } });
+    // Open transactions are not retried on a timer during the test: a restore happens on a card
+    // event or when the console's button asks for it.
+    daemon = await startDaemon(rig, {
+      postage: meter.postageConfig,
+      console: { enabled: true, port },
+      value: { retryMs: 600_000 },
+    });
     client = await daemon.client();
     await Promise.all([
       waitUntil(
@@ -134,9 +140,17 @@ describe("the technician console in Chromium", () => {
     mkdirSync(SCREENSHOTS, { recursive: true });
     await page.screenshot({ path: join(SCREENSHOTS, "console.png"), fullPage: true });
 
-    // The button asks restore now and waits for the transaction to close; the card goes back in.
-    await page.click(`${row} button`);
+    // Back in, the card refuses the daemon's own restore attempt once (READ LAST TRANSACTION
+    // answers 6581) and stays in; with value.retryMs at ten minutes nothing else asks it again:
+    // only the button settles the load. The console shows why it waits.
+    await rig.control.call("card.tear", { slot: 0, fault: { refuse: "READ LAST TRANSACTION" } });
     await rig.insert(0);
+    await page.locator(`${row} td:nth-child(4)`, { hasText: "APDU_STATUS" }).waitFor({ timeout: 15_000 });
+    expect(await client.call("value.status", { requestId: "console-torn-1" })).toMatchObject({
+      state: "restoring",
+      error: { code: "APDU_STATUS" },
+    });
+    await page.click(`${row} button`);
     await page.waitForSelector("#restore[data-count='0']", { state: "attached", timeout: 15_000 });
     await page.waitForFunction(
       `document.getElementById("restore-note").textContent.startsWith(${JSON.stringify(torn.txId)})`,

@@ -31,7 +31,9 @@ export type ForgeableCommand = ValueCommand | "AUTHENTICATE" | "INITIALIZE LOAD"
 export type PurseFault =
   | { command: ValueCommand; when: TearPoint }
   | { apdu: number }
-  | { forge: ForgeableCommand; answer: ForgedAnswer };
+  | { forge: ForgeableCommand; answer: ForgedAnswer }
+  /** The next READ LAST TRANSACTION answers 6581 (memory failure, nothing done); the card stays in. */
+  | { refuse: "READ LAST TRANSACTION" };
 
 export interface TearEvent {
   reason: TearPoint | "vanish";
@@ -44,14 +46,15 @@ export interface TearEvent {
 type Armed =
   | { command: ValueCommand; when: TearPoint }
   | { atApdu: number }
-  | { forge: ForgeableCommand; answer: ForgedAnswer };
+  | { forge: ForgeableCommand; answer: ForgedAnswer }
+  | { refuse: "READ LAST TRANSACTION" };
 
 /** The faults armed on one card; each fires once. */
 export class FaultPlan {
   private armed: Armed[] = [];
 
   arm(fault: PurseFault, apdusSoFar: number): void {
-    if ("forge" in fault) {
+    if ("forge" in fault || "refuse" in fault) {
       this.armed.push({ ...fault });
     } else if ("apdu" in fault) {
       if (!Number.isInteger(fault.apdu) || fault.apdu < 1)
@@ -78,6 +81,11 @@ export class FaultPlan {
   /** Whether a command tears at this point. */
   takeTear(command: ValueCommand, when: TearPoint): boolean {
     return this.take((f) => "command" in f && f.command === command && f.when === when);
+  }
+
+  /** Whether this READ LAST TRANSACTION is answered with a memory failure. */
+  takeRefusal(): boolean {
+    return this.take((f) => "refuse" in f);
   }
 
   /** The forgery to answer this command with, if one is armed. */

@@ -2,7 +2,12 @@ import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { TermhostError } from "../../../src/errors/errors.js";
 import { serializeResponse } from "../../../src/pcsc/apdu/response.js";
-import { PURSE_AID, PurseSW, purseCardKey } from "../../../src/purse/messages/index.js";
+import {
+  INS_READ_LAST_TRANSACTION,
+  PURSE_AID,
+  PurseSW,
+  purseCardKey,
+} from "../../../src/purse/messages/index.js";
 import type { SimCard } from "../sim-card.js";
 import { handlePurseApdu, type PurseSession } from "./commands.js";
 import {
@@ -129,6 +134,9 @@ export class PurseCard extends EventEmitter<{ tear: [TearEvent] }> implements Si
     if (this.tornBy !== undefined) return Buffer.alloc(0);
     this.apdus++;
     if (this.faults.takeVanish(this.apdus)) return this.tear({ reason: "vanish", apdu: this.apdus });
+    if (command[1] === INS_READ_LAST_TRANSACTION && this.faults.takeRefusal()) {
+      return serializeResponse({ data: Buffer.alloc(0), sw: PurseSW.MEMORY_FAILURE });
+    }
     const previousProof = this.state.last?.proof;
     const outcome = handlePurseApdu(
       { aid: this.aid, key: this.key, state: this.state, session: this.session, random: this.random },

@@ -29,7 +29,7 @@ export function transactionView(engine: ValueEngine, tx: ValueTx): ValueTransact
     cardId: tx.cardId,
     balanceAfter: tx.balanceAfter,
     restored: tx.restored,
-    error: tx.error,
+    error: final ? tx.error : (tx.error ?? engine.waitingReason(tx.txId)),
     reversal: tx.reversal,
     reversalRefused: tx.reversalRefused,
     unresolved: tx.unresolved,
