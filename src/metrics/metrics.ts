@@ -129,12 +129,14 @@ export function createMetrics(src: MetricSources): Metrics {
       for (const [listener, n] of Object.entries(src.clients())) this.set({ listener }, n);
     },
   });
-  new Gauge({
-    name: "termhost_event_subscribers_dropped",
+  // A count since start, read from the event hub at each scrape: a counter by its name and type.
+  new Counter({
+    name: "termhost_event_subscribers_dropped_total",
     help: "event subscribers disconnected for falling behind their queue bound since start",
     registers: r,
     collect() {
-      this.set(src.eventDrops());
+      this.reset();
+      this.inc(src.eventDrops());
     },
   });
 
