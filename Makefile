@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .ONESHELL:
 .DEFAULT_GOAL := help
 
-DEB_PACKAGES := pcscd libpcsclite-dev vsmartcard-vpcd pcsc-tools socat iproute2 util-linux procps systemd faketime chromium
+DEB_PACKAGES := pcscd libpcsclite-dev vsmartcard-vpcd pcsc-tools socat iproute2 util-linux procps systemd faketime chromium postgresql
 NODE_BIN := node_modules/.bin
 
 .PHONY: help setup deps build run test lint bench install clean soak
