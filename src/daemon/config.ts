@@ -4,6 +4,7 @@ import { z } from "zod";
 import { defaultRuntimeDir } from "../api/paths.js";
 import { TermhostError } from "../errors/errors.js";
 import { formatZodIssues } from "../errors/zod-format.js";
+import { FleetConfig } from "../fleet/config.js";
 import { PostageConfig } from "../postage/config.js";
 import { LogLevel } from "../util/log.js";
 import { projectRoot } from "../util/paths.js";
@@ -107,6 +108,8 @@ export const Config = z
     pcsc: PcscConfig.prefault({}),
     gateway: GatewayConfig.prefault({}),
     console: ConsoleConfig.prefault({}),
+    /** The fleet's shared postage account and ledger on PostgreSQL (docs/fleet.md); none: one kiosk alone. */
+    fleet: FleetConfig.optional(),
   })
   .strict()
   .transform((c) => ({

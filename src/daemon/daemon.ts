@@ -11,6 +11,7 @@ import { publishValueEvents } from "../api/handlers/value.js";
 import { publishReaderEvents } from "../api/reader-events.js";
 import { resolveGroup } from "../api/socket-group.js";
 import { TermhostError } from "../errors/errors.js";
+import { FleetService } from "../fleet/service.js";
 import type { RpcServer } from "../jsonrpc/server.js";
 import { loadProfiles } from "../pcsc/profiles/load.js";
 import { ReaderManager } from "../pcsc/reader-manager.js";
@@ -49,6 +50,7 @@ export class Daemon {
   private value: ValueService | undefined;
   private services: DaemonServices | undefined;
   private postage: PostageService | undefined;
+  private fleet: FleetService | undefined;
   private scale: ScaleRuntime | undefined;
   private unpublishScale: (() => void) | undefined;
   private web: WebParts | undefined;
@@ -112,7 +114,14 @@ export class Daemon {
     );
     // Refills are value increases: the meters join the value engine as targets.
     if (this.postage !== undefined) {
-      this.value.engine.addDevices(this.postage.refillDevices());
+      if (this.config.fleet !== undefined)
+        this.fleet = new FleetService(
+          this.config.fleet,
+          this.postage,
+          this.value.engine,
+          this.log.child({ part: "fleet" }),
+        );
+      this.value.engine.addDevices(this.postage.refillDevices(this.fleet?.gate));
       publishRefillEvents(this.value.engine, this.events);
     }
     const rates = await this.loadRates();
@@ -120,6 +129,7 @@ export class Daemon {
     this.unpublishScale = publishScaleEvents(this.scale, this.events);
     this.readers.start();
     this.value.engine.start();
+    this.fleet?.start();
     const api = this.config.api;
     const limits: ApiLimits = {
       maxLineBytes: api.maxLineBytes,
@@ -137,6 +147,7 @@ export class Daemon {
       profiles,
       value: this.value.engine,
       postage: this.postage,
+      fleet: this.fleet,
       scale: this.scale,
       rates,
     };
@@ -183,6 +194,7 @@ export class Daemon {
 
   /** Step 3: batches stop at an indicium boundary, journals flush and close. */
   async closeStores(): Promise<void> {
+    await this.fleet?.stop();
     await this.postage?.stop();
     await this.value?.close();
     this.unpublishScale?.();

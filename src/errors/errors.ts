@@ -88,6 +88,12 @@ export const ErrorCode = {
   RATE_WEIGHT_EXCEEDED: "RATE_WEIGHT_EXCEEDED",
   SCALE_FRAME_INVALID: "SCALE_FRAME_INVALID",
   RATE_TABLE_UNKNOWN: "RATE_TABLE_UNKNOWN",
+  // the fleet's shared postage account and ledger (PostgreSQL)
+  FLEET_UNAVAILABLE: "FLEET_UNAVAILABLE",
+  FLEET_INSUFFICIENT_FUNDS: "FLEET_INSUFFICIENT_FUNDS",
+  /** A reservation that expired or was voided: the refill it held funds for can no longer be sent. */
+  FLEET_RESERVATION_CLOSED: "FLEET_RESERVATION_CLOSED",
+  FLEET_SCHEMA_NEWER: "FLEET_SCHEMA_NEWER",
   // running as a system service
   SERVICE_ENV_INVALID: "SERVICE_ENV_INVALID",
   SERVICE_NOTIFY_FAILED: "SERVICE_NOTIFY_FAILED",

@@ -14,6 +14,7 @@ import { type ConnectView, MeterDriver } from "./meter/meter-driver.js";
 import type { MeterProfile } from "./meter/profile.js";
 import type { Registers } from "./protocol/index.js";
 import { reconcilePrints } from "./reconcile.js";
+import type { RefillGate } from "./refill/gate.js";
 import { MeterDevices } from "./refill/meter-devices.js";
 import type { MeterLinkOptions } from "./transport/meter-link.js";
 import type { MeterTransport } from "./transport/transport.js";
@@ -67,6 +68,14 @@ interface Meter {
   lowFunds: boolean;
 }
 
+/** Where a meter short of funds gets more by itself (the fleet's account, src/fleet). */
+export interface FundsSource {
+  /** A meter whose unreserved funds fall below this asks for a refill. */
+  floor: number;
+  /** Refills at least `shortfall`; true when the meter was credited. Never throws. */
+  refill(meter: string, shortfall: number): Promise<boolean>;
+}
+
 interface Waiting {
   batchId: string;
   requestId: string;
@@ -88,6 +97,7 @@ export class PostageService {
   private readonly waiting = new Map<string, Waiting>();
   /** Reconciliations started per meter: a newer connection's takes over from one still waiting. */
   private readonly reconciles = new Map<string, number>();
+  private fundsSource: FundsSource | undefined;
   private stopStopping!: () => void;
   private readonly stopping = new Promise<void>((r) => {
     this.stopStopping = r;
@@ -118,6 +128,11 @@ export class PostageService {
     await service.closeOrphansWithoutIntent("daemon restarted");
     for (const m of o.meters) service.addMeter(m);
     return service;
+  }
+
+  /** Meters refill by themselves from here: below the floor, and when a batch needs more than they hold. */
+  setFundsSource(source: FundsSource): void {
+    this.fundsSource = source;
   }
 
   get meterNames(): string[] {
@@ -229,6 +244,7 @@ export class PostageService {
     const batchId = newBatchId();
     const deadline = Date.now() + (p.onInsufficient === "wait" ? (p.waitTimeoutMs ?? 30_000) : 0);
     let cancelled = false;
+    let askedForFunds = false;
     let wake: () => void = () => undefined;
     const waiter = (): void => wake();
     try {
@@ -242,6 +258,11 @@ export class PostageService {
           onInsufficient: p.onInsufficient,
         });
         if (plan.kind === "reserve") break;
+        // A batch larger than what the meter holds: one refill from the funds source, then decided again.
+        if (this.fundsSource !== undefined && !askedForFunds && !cancelled) {
+          askedForFunds = true;
+          if (await this.fundsSource.refill(p.meter, plan.shortfall)) continue;
+        }
         const remaining = deadline - Date.now();
         if (p.onInsufficient !== "wait" || remaining <= 0 || cancelled)
           throw new TermhostError(
@@ -369,6 +390,9 @@ export class PostageService {
     const m = this.meters.get(meter);
     const funds = this.ledger.funds(meter);
     if (m === undefined || funds === undefined) return;
+    const source = this.fundsSource;
+    if (source !== undefined && funds.unreserved < source.floor && m.driver.ready)
+      void source.refill(meter, source.floor - funds.unreserved);
     const low = funds.unreserved < m.profile.lowFundsThreshold;
     if (low && !m.lowFunds)
       this.o.publish?.({
@@ -384,8 +408,9 @@ export class PostageService {
   // --- refills ------------------------------------------------------------------------------
 
   /** The meters as targets of the value engine: refills are value increases (src/value). */
-  refillDevices(): MeterDevices {
+  refillDevices(gate?: RefillGate): MeterDevices {
     return new MeterDevices({
+      gate,
       names: () => this.meterNames,
       driver: (name) => this.meter(name).driver,
       lock: (name) => this.meter(name).lock,

@@ -1,9 +1,12 @@
+import type { FleetService } from "../../fleet/service.js";
 import type { RpcServer } from "../../jsonrpc/server.js";
 import type { PostageService } from "../../postage/postage-service.js";
 import { PostageMethods } from "../schemas/postage.js";
 
 export interface PostageServices {
   postage: PostageService | undefined;
+  /** The fleet's shared account and ledger, when configured (src/fleet). */
+  fleet?: FleetService | undefined;
 }
 
 function service(s: PostageServices): PostageService {

@@ -1,4 +1,5 @@
 import { TermhostError } from "../../errors/errors.js";
+import type { FleetService } from "../../fleet/service.js";
 import type { RpcServer } from "../../jsonrpc/server.js";
 import { refillTxnId } from "../../postage/batch/ids.js";
 import type { PostageService } from "../../postage/postage-service.js";
@@ -28,9 +29,9 @@ function refillView(tx: ValueTx, txnId: string, controlTotalAfter: number | null
  */
 export function registerRefillMethod(
   server: RpcServer,
-  services: { postage: PostageService | undefined; value: ValueEngine },
+  services: { postage: PostageService | undefined; value: ValueEngine; fleet?: FleetService | undefined },
 ): void {
-  const { postage, value } = services;
+  const { postage, value, fleet } = services;
   if (postage === undefined) return;
   server.register("postage.refill", PostageMethods["postage.refill"], async (p) => {
     const waitMs = 10_000;
@@ -63,13 +64,27 @@ export function registerRefillMethod(
       );
     const terms: Record<string, string> = { nextInspection: p.nextInspection };
     if (p.authorization !== undefined) terms.authorization = p.authorization;
-    let tx = await value.refill({
-      reader: p.meter,
-      amount: p.amount,
-      currency: known?.currency ?? currencyNumeric(currency) ?? 0,
-      requestId: p.requestId,
-      terms,
-    });
+    // With a fleet account the funds are reserved there first: the refill moves what was granted.
+    let amount = p.amount;
+    const fresh = known === undefined && !value.knows(p.requestId);
+    if (fleet !== undefined && fresh) {
+      postage.checkRefillAmount(p);
+      amount = await fleet.refills.reserveFor({ meter: p.meter, serial, requestId: p.requestId, amount });
+    }
+    let tx: ValueTx;
+    try {
+      tx = await value.refill({
+        reader: p.meter,
+        amount,
+        currency: known?.currency ?? currencyNumeric(currency) ?? 0,
+        requestId: p.requestId,
+        terms,
+      });
+    } catch (e) {
+      if (fleet !== undefined && fresh && value.find({ requestId: p.requestId }) === undefined)
+        await fleet.refills.release(serial, p.requestId);
+      throw e;
+    }
     if (isOpen(tx)) tx = (await value.settled(tx.txId, waitMs)) ?? tx;
     if (tx.phase === "failed")
       throw new TermhostError(

@@ -69,6 +69,7 @@ export class PostageLedger {
 
   private supervisor!: JournalSupervisor<PostageJournal>;
   private closed = false;
+  private readonly closedListeners = new Set<(batchId: string) => void>();
 
   private constructor() {}
 
@@ -181,6 +182,14 @@ export class PostageLedger {
       const r = records[0] as RecordInput<LedgerRecords>;
       await this.journal.append(r.type, r.body as never);
     } else if (records.length > 1) await this.journal.appendMany(records);
+    for (const r of records)
+      if (r.type === "reservation.closed") for (const l of this.closedListeners) l(r.body.batchId);
+  }
+
+  /** Hears every batch once its close is durable (the fleet's outbox sends it from here). */
+  onBatchClosed(listener: (batchId: string) => void): () => void {
+    this.closedListeners.add(listener);
+    return () => this.closedListeners.delete(listener);
   }
 
   /**

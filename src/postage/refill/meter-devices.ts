@@ -14,6 +14,7 @@ import { refillTxnId } from "../batch/ids.js";
 import type { Mutex } from "../batch/lock.js";
 import type { MeterDriver } from "../meter/meter-driver.js";
 import type { Registers } from "../protocol/index.js";
+import type { RefillGate } from "./gate.js";
 import { vendorAuthorization } from "./vendor-key.js";
 
 /** What the meter family needs of the postage service. */
@@ -28,6 +29,8 @@ export interface MeterAccess {
   fundsMoved(meter: string, registers: Registers): Promise<void>;
   /** A refill's own checks (amount, limit): throws a typed refusal. */
   checkRefill?(meter: string, amount: number): void;
+  /** The fleet's account, when the funds are held there (src/fleet); none: the vendor's alone. */
+  gate?: RefillGate | undefined;
   log?: Logger | undefined;
 }
 
@@ -146,6 +149,7 @@ class MeterTarget implements ValueTarget {
       controlTotalBefore: registers.controlTotal,
       nextInspection,
     };
+    await this.access.gate?.hold(fields.txnId, tx.amount);
     await steps.authorizing({
       targetId: registers.serial,
       counter: registers.controlTotal,
@@ -176,6 +180,23 @@ class MeterTarget implements ValueTarget {
 
   /** REFILL, then the registers prove it: the control total moved by at least the amount. */
   async send(tx: ValueTx): Promise<Completion> {
+    if (!(await this.maySend(tx)))
+      throw new TermhostError(
+        "FLEET_RESERVATION_CLOSED",
+        `the funds held for refill ${tx.txId} were given back before it was sent`,
+        {
+          hint: "the refill was never sent and will not be; ask for a new one",
+          context: { txId: tx.txId, meter: this.meter },
+        },
+      );
+    return this.sendNow(tx);
+  }
+
+  private async maySend(tx: ValueTx): Promise<boolean> {
+    return this.access.gate === undefined || this.access.gate.maySend(refillMessage(tx).txnId);
+  }
+
+  private async sendNow(tx: ValueTx): Promise<Completion> {
     const m = refillMessage(tx);
     const before = controlTotalBefore(tx);
     const registers = await this.driver.refill({ ...m, controlTotalBefore: before });
@@ -212,10 +233,13 @@ class MeterTarget implements ValueTarget {
     if (last.kind === "refill" && last.txnId === m.txnId && last.controlTotalAfter === before + m.amount)
       return this.applied(m, await this.driver.readRegisters());
     const registers = await this.driver.readRegisters();
+    // Funds given back before anything was sent: no REFILL of this id ever left, none will.
+    if (!(await this.maySend(tx)))
+      return { kind: "stale", reason: "the funds held for it were given back before it was sent" };
     if (registers.controlTotal === before) return { kind: "resend" };
     try {
       // Not a resend that could credit: the meter takes it only at `before`, which it has left.
-      return { kind: "applied", completion: await this.send(tx) };
+      return { kind: "applied", completion: await this.sendNow(tx) };
     } catch (e) {
       if (!isTermhostError(e, "METER_REFUSED") || e.context?.result !== "CONTROL_TOTAL_MISMATCH") throw e;
       return {
