@@ -12,7 +12,11 @@ describe("the fleet account on PostgreSQL", () => {
     FleetDatabaseConfig.parse({ host: pg.socketDir, port: pg.port, database: "fleet", user: "postgres" });
   const account = (leaseMs = 60_000, kioskId = "k1") =>
     new FleetAccount(db, { account: "acct", kioskId, leaseMs });
-  const funds = async () => (await account().funds())!;
+  const funds = async () => {
+    const f = await account().funds();
+    if (f === undefined) throw new Error("the account is gone");
+    return f;
+  };
 
   beforeAll(async () => {
     pg = await TestPostgres.start();
