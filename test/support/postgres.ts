@@ -159,8 +159,9 @@ export class TestPostgres {
   async query<R extends pg.QueryResultRow = pg.QueryResultRow>(
     sql: string,
     params?: unknown[],
+    db = "postgres",
   ): Promise<R[]> {
-    const client = new pg.Client({ ...this.clientConfig(), application_name: "termhost-test-postgres" });
+    const client = new pg.Client({ ...this.clientConfig(db), application_name: "termhost-test-postgres" });
     // A server that dies mid-query must fail the query, not crash the test on an unhandled 'error'.
     client.on("error", () => undefined);
     await client.connect();
