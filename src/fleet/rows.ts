@@ -1,3 +1,4 @@
+import { refillTxnId } from "../postage/batch/ids.js";
 import type { BatchEntry } from "../postage/ledger/state.js";
 import { currencyAlpha } from "../purse/currency.js";
 import { isRefillMessage } from "../value/devices.js";
@@ -19,9 +20,9 @@ export interface LedgerRow {
  * A closed value transaction as a ledger row; undefined while open. A refill names the reservation
  * it settles (its meter transaction id) and what the meter was credited: its amount when applied.
  */
-export function valueRow(tx: ValueTx): LedgerRow | undefined {
+export function valueRow(tx: ValueTx, meterSerial?: (meter: string) => string | undefined): LedgerRow | undefined {
   if (isOpen(tx)) return undefined;
-  const refill = tx.kind === "refill" && isRefillMessage(tx.message) ? tx.message : undefined;
+  const refill = tx.kind === "refill" ? refillFacts(tx, meterSerial) : undefined;
   return {
     tx_id: tx.txId,
     kind: tx.kind,
@@ -39,11 +40,22 @@ export function valueRow(tx: ValueTx): LedgerRow | undefined {
       restored: tx.restored,
       error: tx.error,
       unresolved: tx.unresolved,
-      ...(refill === undefined
-        ? {}
-        : { reservation: refill.txnId, credited: tx.phase === "applied" ? refill.amount : 0 }),
+      ...(refill === undefined ? {} : { reservation: refill.key, credited: tx.phase === "applied" ? refill.amount : 0 }),
     },
   };
+}
+
+/**
+ * The reservation a refill settles: its meter transaction id, journaled with its message; one that
+ * failed before it (its meter never read) is keyed by the meter's serial as known now.
+ */
+function refillFacts(
+  tx: ValueTx,
+  meterSerial: ((meter: string) => string | undefined) | undefined,
+): { key: string; amount: number } | undefined {
+  if (isRefillMessage(tx.message)) return { key: tx.message.txnId, amount: tx.message.amount };
+  const serial = tx.cardId ?? meterSerial?.(tx.reader);
+  return serial === undefined ? undefined : { key: refillTxnId(serial, tx.requestId), amount: tx.amount };
 }
 
 /** A closed postage batch as a ledger row: what it consumed from its meter, piece by piece. */

@@ -47,7 +47,7 @@ export class FleetService {
     this.outbox = new Outbox({
       db: this.db,
       kioskId: config.kioskId,
-      sources: [valueSource(value), batchSource(postage)],
+      sources: [valueSource(value, (meter) => this.serialOf(meter)), batchSource(postage)],
       batchSize: config.outbox.batchSize,
       retryMs: config.outbox.retryMs,
       log,
@@ -88,6 +88,11 @@ export class FleetService {
       ready: this.schemaReady,
       outbox: this.outbox.status(),
     };
+  }
+
+  private serialOf(meter: string): string | undefined {
+    if (!this.postage.meterNames.includes(meter)) return undefined;
+    return this.postage.balance(meter).registers?.serial ?? this.postage.ledger.state.meters.get(meter)?.serial;
   }
 
   private ensureReady(): void {
@@ -147,17 +152,17 @@ export class FleetService {
   }
 }
 
-function valueSource(value: ValueEngine): OutboxSource {
+function valueSource(value: ValueEngine, serialOf: (meter: string) => string | undefined): OutboxSource {
   return {
     *retained() {
       for (const tx of value.state.txs.values()) {
-        const row = valueRow(tx);
+        const row = valueRow(tx, serialOf);
         if (row !== undefined) yield row;
       }
     },
     onFinished(listener: (row: LedgerRow) => void) {
       value.on("transaction", (tx) => {
-        const row = valueRow(tx);
+        const row = valueRow(tx, serialOf);
         if (row !== undefined) listener(row);
       });
     },
