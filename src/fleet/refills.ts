@@ -79,6 +79,11 @@ export class FleetRefills {
             },
           },
         );
+      if (pauseMs === 50)
+        this.o.log?.info(
+          { requestId: r.requestId, meter: r.meter, needed: r.amount, unreserved: got.unreserved },
+          "refill waits for the fleet account's funds",
+        );
       await new Promise((res) => setTimeout(res, Math.min(pauseMs, Math.max(1, deadline - Date.now()))));
     }
   }

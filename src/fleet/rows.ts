@@ -20,7 +20,10 @@ export interface LedgerRow {
  * A closed value transaction as a ledger row; undefined while open. A refill names the reservation
  * it settles (its meter transaction id) and what the meter was credited: its amount when applied.
  */
-export function valueRow(tx: ValueTx, meterSerial?: (meter: string) => string | undefined): LedgerRow | undefined {
+export function valueRow(
+  tx: ValueTx,
+  meterSerial?: (meter: string) => string | undefined,
+): LedgerRow | undefined {
   if (isOpen(tx)) return undefined;
   const refill = tx.kind === "refill" ? refillFacts(tx, meterSerial) : undefined;
   return {
@@ -40,7 +43,9 @@ export function valueRow(tx: ValueTx, meterSerial?: (meter: string) => string | 
       restored: tx.restored,
       error: tx.error,
       unresolved: tx.unresolved,
-      ...(refill === undefined ? {} : { reservation: refill.key, credited: tx.phase === "applied" ? refill.amount : 0 }),
+      ...(refill === undefined
+        ? {}
+        : { reservation: refill.key, credited: tx.phase === "applied" ? refill.amount : 0 }),
     },
   };
 }

@@ -92,7 +92,9 @@ export class FleetService {
 
   private serialOf(meter: string): string | undefined {
     if (!this.postage.meterNames.includes(meter)) return undefined;
-    return this.postage.balance(meter).registers?.serial ?? this.postage.ledger.state.meters.get(meter)?.serial;
+    return (
+      this.postage.balance(meter).registers?.serial ?? this.postage.ledger.state.meters.get(meter)?.serial
+    );
   }
 
   private ensureReady(): void {

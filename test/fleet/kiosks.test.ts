@@ -1,4 +1,4 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -24,7 +24,12 @@ describe("kiosks sharing one fleet account", () => {
     pg = await TestPostgres.start();
     await pg.createDatabase("fleet");
     group = new ProcessGroup();
-    for (const [i, auto] of [undefined, { floor: 500, amount: 2000 }].entries())
+    const fleets = [
+      {},
+      { autoRefill: { floor: 500, amount: 2000 }, onInsufficient: "partial" },
+      { onInsufficient: "wait", waitMs: 20_000 },
+    ];
+    for (const [i, fleet] of fleets.entries())
       kiosks.push(
         await FleetKiosk.start(group, {
           id: `kiosk-${i}`,
@@ -32,7 +37,7 @@ describe("kiosks sharing one fleet account", () => {
           funds: 1000,
           serial: `PM10${i}`,
           database: { host: pg.socketDir, port: pg.port },
-          fleet: auto === undefined ? {} : { autoRefill: auto, onInsufficient: "partial" },
+          fleet,
         }),
       );
     await waitUntil(
@@ -46,6 +51,7 @@ describe("kiosks sharing one fleet account", () => {
     for (const k of kiosks) await k.close();
     await group?.stopAll();
     await pg?.destroy();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   const account = async () =>
@@ -119,5 +125,30 @@ describe("kiosks sharing one fleet account", () => {
     );
     const acct = await account();
     expect(Number(acct?.balance) + Number(posted[0]?.posted)).toBe(10000);
+  });
+
+  it("'wait' holds a refill until the account can cover it, then grants it whole", async () => {
+    const k = kiosks[2] as FleetKiosk;
+    const before = k.sim.registers().controlTotal;
+    const acct = await account();
+    const ask = Number(acct?.balance) - Number(acct?.reserved) + 1000;
+    const pending = k.call("postage.refill", {
+      meter: METER,
+      amount: ask,
+      nextInspection: "2099-12-31",
+      requestId: "fleet-wait-1",
+    });
+    await waitUntil(
+      "the refill to wait",
+      () =>
+        readFileSync(join(k.o.dir, "termhostd.log"), "utf8").includes("fleet-wait-1") ? true : undefined,
+      10_000,
+    );
+    // Nothing is reserved for it while it waits.
+    expect(k.sim.registers().controlTotal).toBe(before);
+    expect((await account())?.reserved).toBe("0");
+    await sql("SELECT fleet_fund('fleet', 'EUR', 1000, 'top-up')");
+    expect(await pending).toMatchObject({ state: "applied", amount: ask });
+    expect(k.sim.registers().controlTotal).toBe(before + ask);
   });
 });

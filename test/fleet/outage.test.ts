@@ -1,4 +1,4 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -59,6 +59,7 @@ describe("a fleet kiosk when the database or the kiosk goes away", () => {
     await kiosk?.close();
     await group?.stopAll();
     await pg?.destroy();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it("prints from the meter's funds while the database is down and through a restart; the ledger catches up once", async () => {
@@ -117,9 +118,7 @@ describe("a fleet kiosk when the database or the kiosk goes away", () => {
     });
     const pending = kiosk.call("postage.refill", refill("kill-reserved", 4000));
     await atRegisters;
-    expect(
-      (await sql<{ reserved: string }>("SELECT reserved FROM fleet_account"))[0]?.reserved,
-    ).toBe("4000");
+    expect((await sql<{ reserved: string }>("SELECT reserved FROM fleet_account"))[0]?.reserved).toBe("4000");
     await kiosk.kill();
     await pending;
     kiosk.sim.behaviours.shift();
@@ -184,7 +183,9 @@ describe("a fleet kiosk when the database or the kiosk goes away", () => {
       async () => ((await reservation("kill-sending"))?.state === "posted" ? true : undefined),
       20_000,
     );
-    const [after] = await sql<{ balance: string; reserved: string }>("SELECT balance, reserved FROM fleet_account");
+    const [after] = await sql<{ balance: string; reserved: string }>(
+      "SELECT balance, reserved FROM fleet_account",
+    );
     expect(Number(acct?.balance) - Number(after?.balance)).toBe(1500);
     expect(after?.reserved).toBe("0");
   });
