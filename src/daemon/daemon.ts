@@ -112,6 +112,14 @@ export class Daemon {
       this.log,
       (data) => this.events.publish("postage", data),
     );
+    if (this.config.fleet !== undefined && this.postage === undefined)
+      throw new TermhostError(
+        "CONFIG_INVALID",
+        "fleet: the fleet account refills meters, and postage.meters is empty",
+        {
+          hint: "configure the kiosk's meters in postage.meters, or remove the fleet section",
+        },
+      );
     // Refills are value increases: the meters join the value engine as targets.
     if (this.postage !== undefined) {
       if (this.config.fleet !== undefined)
