@@ -17,7 +17,9 @@ const ReserveRow = z.object({
 });
 const RenewRow = z.object({ state: ReservationState, amount: Int, lease_until: z.date() });
 const FundsRow = z.object({ currency: z.string(), balance: Int, reserved: Int, funded: Int });
-const Settled = z.union([ReservationState, z.literal("unknown")]);
+const Settled = z.union([ReservationState, z.enum(["unknown", "not-sent", "over"])]);
+/** What a settlement answers: the state the reservation ended in, or why a post could not be. */
+export type Settlement = z.infer<typeof Settled>;
 
 export type Reservation =
   | {
@@ -92,13 +94,13 @@ export class FleetAccount {
   }
 
   /** Marks the reservation as being sent to the meter; its state after (`sending` when it may be sent). */
-  async sending(key: string): Promise<ReservationState | "unknown"> {
+  async sending(key: string): Promise<Settlement> {
     const rows = await this.db.query<{ s: string }>("SELECT fleet_sending($1) AS s", [key]);
     return Settled.parse(rows[0]?.s);
   }
 
   /** Posts by `credited`, or voids with null; the state the reservation ended in. */
-  async settle(key: string, credited: number | null): Promise<ReservationState | "unknown"> {
+  async settle(key: string, credited: number | null): Promise<Settlement> {
     const rows = await this.db.query<{ s: string }>("SELECT fleet_settle($1, $2) AS s", [key, credited]);
     return Settled.parse(rows[0]?.s);
   }

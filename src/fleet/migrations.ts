@@ -174,7 +174,8 @@ BEGIN
 END $$;
 
 -- Settles a reservation: posted by what was credited (only after 'sending'), or voided. Repeating
--- either answers the state it ended in. Locks the account before the reservation, like fleet_reserve.
+-- either answers the state it ended in; a post that cannot be (never sent, more than held) changes
+-- nothing and answers why. Locks the account before the reservation, like fleet_reserve.
 CREATE FUNCTION fleet_settle(p_key text, p_credited bigint) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE r fleet_reservation;
 BEGIN
@@ -188,23 +189,30 @@ BEGIN
     UPDATE fleet_account SET reserved = reserved - r.amount WHERE id = r.account_id;
     RETURN 'voided';
   END IF;
-  IF r.state <> 'sending' THEN
-    RAISE EXCEPTION 'reservation % was never sent: it cannot be posted', p_key USING ERRCODE = '55000';
-  END IF;
-  IF p_credited > r.amount THEN
-    RAISE EXCEPTION 'reservation % holds %, not %', p_key, r.amount, p_credited USING ERRCODE = '22003';
-  END IF;
+  IF r.state <> 'sending' THEN RETURN 'not-sent'; END IF;
+  IF p_credited > r.amount THEN RETURN 'over'; END IF;
   UPDATE fleet_reservation SET state = 'posted', posted = p_credited, closed_at = now() WHERE key = p_key;
   UPDATE fleet_account SET balance = balance - p_credited, reserved = reserved - r.amount
     WHERE id = r.account_id;
   RETURN 'posted';
 END $$;
 
+-- What a kiosk reported that its reservation cannot match: kept for the operator, never decided here.
+CREATE TABLE fleet_discrepancy (
+  id bigserial PRIMARY KEY,
+  kiosk_id text NOT NULL,
+  tx_id text NOT NULL,
+  key text NOT NULL,
+  tx_state text NOT NULL,
+  reservation_state text NOT NULL,
+  at timestamptz NOT NULL DEFAULT now()
+);
+
 -- A kiosk's finished transactions into the ledger, each once by (kiosk, tx id). A refill's row
 -- settles its reservation in the same transaction: posted when applied, voided when failed.
 CREATE FUNCTION fleet_ingest(p_kiosk text, p_rows jsonb, p_pending integer) RETURNS integer
 LANGUAGE plpgsql AS $$
-DECLARE n integer; refills jsonb; item jsonb;
+DECLARE n integer; refills jsonb; item jsonb; key text; outcome text;
 BEGIN
   INSERT INTO fleet_kiosk (id) VALUES (p_kiosk) ON CONFLICT (id) DO NOTHING;
   UPDATE fleet_kiosk SET last_seen = now(), outbox_pending = p_pending WHERE id = p_kiosk;
@@ -214,14 +222,24 @@ BEGIN
       FROM jsonb_to_recordset(p_rows)
         AS r(tx_id text, kind text, state text, target text, amount bigint, currency text, at timestamptz, body jsonb)
     ON CONFLICT DO NOTHING
-    RETURNING kind, state, body)
+    RETURNING tx_id, kind, state, body)
   SELECT count(*)::integer,
-         coalesce(jsonb_agg(jsonb_build_object('state', state, 'body', body))
+         coalesce(jsonb_agg(jsonb_build_object('tx_id', tx_id, 'state', state, 'body', body))
                     FILTER (WHERE kind = 'refill' AND body ? 'reservation'), '[]'::jsonb)
     INTO n, refills FROM ins;
+  -- Applied: posted by what the meter took. Failed: never landed, voided. Anything else (written
+  -- off, unresolved) may have landed: the funds stay held and the operator is told.
   FOR item IN SELECT value FROM jsonb_array_elements(refills) ORDER BY value->'body'->>'reservation' LOOP
-    PERFORM fleet_settle(item->'body'->>'reservation',
-                         CASE WHEN item->>'state' = 'applied' THEN (item->'body'->>'credited')::bigint END);
+    key := item->'body'->>'reservation';
+    outcome := CASE item->>'state'
+      WHEN 'applied' THEN fleet_settle(key, (item->'body'->>'credited')::bigint)
+      WHEN 'failed' THEN fleet_settle(key, NULL)
+      ELSE 'held' END;
+    IF NOT ((item->>'state' = 'applied' AND outcome = 'posted')
+         OR (item->>'state' = 'failed' AND outcome IN ('voided', 'expired', 'unknown'))) THEN
+      INSERT INTO fleet_discrepancy (kiosk_id, tx_id, key, tx_state, reservation_state)
+        VALUES (p_kiosk, item->>'tx_id', key, item->>'state', outcome);
+    END IF;
   END LOOP;
   RETURN n;
 END $$;

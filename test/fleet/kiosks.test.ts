@@ -151,4 +151,13 @@ describe("kiosks sharing one fleet account", () => {
     expect(await pending).toMatchObject({ state: "applied", amount: ask });
     expect(k.sim.registers().controlTotal).toBe(before + ask);
   });
+
+  it("no kiosk reported a refill its reservation cannot match", async () => {
+    expect(await sql("SELECT * FROM fleet_discrepancy")).toEqual([]);
+    const [a] = await sql<{ balance: string; funded: string }>("SELECT balance, funded FROM fleet_account");
+    const [p] = await sql<{ posted: string }>(
+      "SELECT coalesce(sum(posted), 0) AS posted FROM fleet_reservation",
+    );
+    expect(Number(a?.balance) + Number(p?.posted)).toBe(Number(a?.funded));
+  });
 });
