@@ -89,6 +89,20 @@ describe("config", () => {
     expect(refusalsOf(https)).toEqual([]);
   });
 
+  it("production mode refuses a fleet database over the network without TLS, and takes a unix socket", () => {
+    const fleet = (database: Record<string, unknown>) => ({
+      value: { terminalId: "0011223344556677" },
+      fleet: { kioskId: "k1", account: "fleet", database: { database: "fleet", user: "kiosk", ...database } },
+    });
+    expect(refusalsOf(fleet({ host: "db.example" }))).toEqual([
+      ["CLEARTEXT_FLEET_DATABASE_IN_PRODUCTION", expect.stringMatching(/^fleet\.database: .* TLS/)],
+    ]);
+    expect(refusalsOf(fleet({ host: "db.example", tls: { caFile: "/etc/termhost/fleet-ca.pem" } }))).toEqual(
+      [],
+    );
+    expect(refusalsOf(fleet({ host: "/run/postgresql" }))).toEqual([]);
+  });
+
   it("production mode refuses a well-known test key in any string field, in any spelling", () => {
     const spaced = SIMULATOR_MASTER_KEY_HEX.toLowerCase().replace(/(..)/g, "$1:").slice(0, -1);
     const refusals = refusalsOf({

@@ -90,6 +90,18 @@ export function productionRefusals(config: Config): TermhostError[] {
         },
       ),
     );
+  const db = config.fleet?.database;
+  if (db !== undefined && !db.host.startsWith("/") && db.tls === undefined)
+    refusals.push(
+      new TermhostError(
+        "CLEARTEXT_FLEET_DATABASE_IN_PRODUCTION",
+        "fleet.database: a database over the network must be reached over TLS in production",
+        {
+          hint: `set fleet.database.tls.caFile (and a client certificate), or use the server's unix socket directory as host (${ON_A_RIG})`,
+          context: { field: "fleet.database.tls", host: db.host },
+        },
+      ),
+    );
   return refusals;
 }
 
