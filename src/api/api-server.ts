@@ -5,6 +5,7 @@ import type { EventHub } from "./events.js";
 import { type AdminServices, registerAdminMethods } from "./handlers/admin.js";
 import { type ConsoleServices, registerConsoleMethods } from "./handlers/console.js";
 import { registerEventMethods } from "./handlers/events.js";
+import { type FleetServices, registerFleetMethods } from "./handlers/fleet.js";
 import { type PostageServices, registerPostageMethods } from "./handlers/postage.js";
 import { registerRefillMethod } from "./handlers/refill.js";
 import { registerRestoreMethods } from "./handlers/restore.js";
@@ -56,12 +57,13 @@ export function createApiServer(limits: ApiLimits, services: ApiServices): RpcSe
 /** The technician's socket: everything the kiosk socket serves, and the admin methods. */
 export function createAdminServer(
   limits: ApiLimits,
-  services: ApiServices & AdminServices & ConsoleServices,
+  services: ApiServices & AdminServices & ConsoleServices & FleetServices,
 ): RpcServer {
   const server = new RpcServer({ log: services.log.child({ socket: "admin" }), ...limits });
   registerKioskMethods(server, services);
   registerAdminMethods(server, services);
   registerRestoreMethods(server, services);
   registerConsoleMethods(server, services);
+  registerFleetMethods(server, services);
   return server;
 }

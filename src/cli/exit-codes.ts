@@ -22,7 +22,7 @@ export const Exit = {
   JOURNAL_DAMAGED: 10,
   /** Bad input data: a device profile, an ATR, a configuration file, an APDU. */
   INVALID_DATA: 11,
-  /** This daemon does not offer the feature (e.g. no scale support). */
+  /** This daemon does not offer the feature (e.g. no scale support, no fleet configured). */
   UNSUPPORTED: 12,
   /** Accepted but not settled yet: a value transaction waiting for restore, a batch still running. */
   PENDING: 13,
@@ -82,6 +82,7 @@ export function exitCodeFor(code: ErrorCode): ExitCode {
     case "APDU_MALFORMED":
       return Exit.INVALID_DATA;
     case "SCALE_UNSUPPORTED":
+    case "FLEET_NOT_CONFIGURED":
       return Exit.UNSUPPORTED;
     default:
       return Exit.FAILED;

@@ -5,6 +5,7 @@ import { registerApdu } from "./commands/apdu.js";
 import { registerAtr } from "./commands/atr.js";
 import { registerCard } from "./commands/card.js";
 import { registerConsole } from "./commands/console.js";
+import { registerFleet } from "./commands/fleet.js";
 import { registerJournal } from "./commands/journal.js";
 import { registerMeter } from "./commands/meter.js";
 import { registerMonitor } from "./commands/monitor.js";
@@ -58,6 +59,7 @@ export function buildProgram(): { program: Command; ctx: CliContext } {
   registerJournal(program, ctx);
   registerMeter(program, ctx);
   registerPostage(program, ctx);
+  registerFleet(program, ctx);
   registerScale(program, ctx);
   registerProfiles(program, ctx);
   registerSelftest(program, ctx);

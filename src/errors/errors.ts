@@ -95,6 +95,8 @@ export const ErrorCode = {
   /** A reservation that expired or was voided: the refill it held funds for can no longer be sent. */
   FLEET_RESERVATION_CLOSED: "FLEET_RESERVATION_CLOSED",
   FLEET_SCHEMA_NEWER: "FLEET_SCHEMA_NEWER",
+  /** This daemon runs as one kiosk alone: its configuration has no `fleet` section. */
+  FLEET_NOT_CONFIGURED: "FLEET_NOT_CONFIGURED",
   // running as a system service
   SERVICE_ENV_INVALID: "SERVICE_ENV_INVALID",
   SERVICE_NOTIFY_FAILED: "SERVICE_NOTIFY_FAILED",

@@ -23,6 +23,7 @@ const SAMPLE_ARGS: Record<string, string[]> = {
   "meter registers": [],
   "meter refill": ["100", "--meter", "m", "--next-inspection", "2030-01-01"],
   "postage batch": ["--meter", "m", "--pieces", "1", "--amount", "85"],
+  fleet: [],
   "scale read": [],
   selftest: [],
   console: [],

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { LogLevel } from "../../util/log-level.js";
 import { ConsoleMethods } from "./console.js";
+import { FleetMethods } from "./fleet.js";
 import { RestoreMethods } from "./restore.js";
 
 const Hex = z
@@ -64,5 +65,6 @@ export const AdminMethods = {
   },
   ...RestoreMethods,
   ...ConsoleMethods,
+  ...FleetMethods,
 } as const;
 export type AdminMethodName = keyof typeof AdminMethods;

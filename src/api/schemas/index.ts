@@ -37,6 +37,7 @@ export type AdminSocketMethodName = keyof typeof AdminSocketMethods;
 
 export * from "./admin.js";
 export * from "./events.js";
+export * from "./fleet.js";
 export * from "./postage.js";
 export * from "./restore.js";
 export * from "./scale.js";
