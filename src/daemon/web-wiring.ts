@@ -48,6 +48,10 @@ export async function startWeb(
       console: parts.console?.rpc.connectionCount ?? 0,
     }),
     eventDrops: () => events.dropped,
+    fleet: () => {
+      const f = services.fleet?.status();
+      return f === undefined ? undefined : { ready: f.ready, pending: f.outbox.pending };
+    },
   });
   events.tap((topic, data) => metrics.observe(topic, data));
   if (config.gateway.enabled) {

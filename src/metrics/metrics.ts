@@ -13,6 +13,8 @@ export interface MetricSources {
   clients(): Record<string, number>;
   /** Subscribers dropped for falling behind their event queue, since start. */
   eventDrops(): number;
+  /** The fleet's database and outbox, when a fleet is configured. */
+  fleet?(): { ready: boolean; pending: number } | undefined;
 }
 
 export interface Metrics {
@@ -137,6 +139,27 @@ export function createMetrics(src: MetricSources): Metrics {
     collect() {
       this.reset();
       this.inc(src.eventDrops());
+    },
+  });
+
+  new Gauge({
+    name: "termhost_fleet_database_ready",
+    help: "1 once the fleet database answered since start (schema checked), 0 before and without a fleet",
+    registers: r,
+    collect() {
+      this.reset();
+      const f = src.fleet?.();
+      if (f !== undefined) this.set(f.ready ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "termhost_fleet_outbox_pending",
+    help: "finished transactions not yet in the fleet ledger",
+    registers: r,
+    collect() {
+      this.reset();
+      const f = src.fleet?.();
+      if (f !== undefined) this.set(f.pending);
     },
   });
 
