@@ -79,14 +79,17 @@ export class FleetDb {
     client.on("error", onError);
     let failed: unknown;
     try {
-      await client.query("SELECT pg_advisory_lock(7415001)");
-      await client.query(
-        "CREATE TABLE IF NOT EXISTS fleet_schema (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
-      );
-      const rows = (await client.query<{ v: number | null }>("SELECT max(version) AS v FROM fleet_schema"))
-        .rows;
-      const current = rows[0]?.v ?? 0;
       const latest = MIGRATIONS.at(-1)?.version ?? 0;
+      // A kiosk's role may hold no CREATE right: a schema that is current is only read.
+      const seen = await schemaVersion(client);
+      if (seen === latest) return latest;
+      if (seen === undefined || seen < latest) {
+        await client.query("SELECT pg_advisory_lock(7415001)");
+        await client.query(
+          "CREATE TABLE IF NOT EXISTS fleet_schema (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
+        );
+      }
+      const current = (await schemaVersion(client)) ?? 0;
       if (current > latest)
         throw new TermhostError(
           "FLEET_SCHEMA_NEWER",
@@ -125,6 +128,15 @@ export class FleetDb {
     this.ended = true;
     await this.pool.end().catch(() => undefined);
   }
+}
+
+/** The schema's version, undefined before the first migration. */
+async function schemaVersion(client: pg.PoolClient): Promise<number | undefined> {
+  const exists = (await client.query<{ t: string | null }>("SELECT to_regclass('fleet_schema')::text AS t"))
+    .rows;
+  if (exists[0]?.t == null) return undefined;
+  const rows = (await client.query<{ v: number | null }>("SELECT max(version) AS v FROM fleet_schema")).rows;
+  return rows[0]?.v ?? 0;
 }
 
 /** A pg failure as the product's error: unavailable (retry by key) or a refusal by the schema. */

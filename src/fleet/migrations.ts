@@ -2,7 +2,8 @@
  * The fleet schema, as numbered migrations run in order by `migrate` (src/fleet/migrate.ts). A
  * migration is never edited once released: a change is a new one. Every money step is one SQL
  * function, so no transaction stays open across round trips, and the invariants are the database's
- * own constraints as well as the functions' logic.
+ * own constraints as well as the functions' logic. The functions run with their owner's rights
+ * (SECURITY DEFINER): a kiosk's role may call them and read, never write a table itself.
  */
 export interface Migration {
   version: number;
@@ -77,7 +78,7 @@ CREATE INDEX fleet_ledger_at ON fleet_ledger (at);
 
 -- Funds come in only here: balance and funded move together, so balance + posted = funded.
 CREATE FUNCTION fleet_fund(p_account text, p_currency text, p_amount bigint, p_note text)
-RETURNS bigint LANGUAGE plpgsql AS $$
+RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE b bigint;
 BEGIN
   INSERT INTO fleet_account (id, currency, balance, funded) VALUES (p_account, p_currency, 0, 0)
@@ -92,7 +93,7 @@ BEGIN
 END $$;
 
 -- Open reservations past their lease give their funds back; the account row must be locked by the caller.
-CREATE FUNCTION fleet_expire_locked(p_account text) RETURNS bigint LANGUAGE plpgsql AS $$
+CREATE FUNCTION fleet_expire_locked(p_account text) RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE freed bigint;
 BEGIN
   WITH gone AS (
@@ -106,7 +107,7 @@ BEGIN
   RETURN freed;
 END $$;
 
-CREATE FUNCTION fleet_expire(p_account text) RETURNS bigint LANGUAGE plpgsql AS $$
+CREATE FUNCTION fleet_expire(p_account text) RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 BEGIN
   PERFORM 1 FROM fleet_account WHERE id = p_account FOR UPDATE;
   RETURN fleet_expire_locked(p_account);
@@ -117,7 +118,7 @@ END $$;
 CREATE FUNCTION fleet_reserve(p_key text, p_account text, p_kiosk text, p_meter text,
                               p_amount bigint, p_min bigint, p_lease_ms integer)
 RETURNS TABLE (state text, amount bigint, lease_until timestamptz, unreserved bigint, created boolean)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE r fleet_reservation; avail bigint; granted bigint;
 BEGIN
   SELECT * INTO r FROM fleet_reservation WHERE key = p_key;
@@ -145,7 +146,7 @@ END $$;
 
 -- Renews an open reservation's lease (before the meter is asked for its authorization).
 CREATE FUNCTION fleet_renew(p_key text, p_lease_ms integer)
-RETURNS TABLE (state text, amount bigint, lease_until timestamptz) LANGUAGE plpgsql AS $$
+RETURNS TABLE (state text, amount bigint, lease_until timestamptz) LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE r fleet_reservation;
 BEGIN
   UPDATE fleet_reservation SET lease_until = now() + make_interval(secs => p_lease_ms / 1000.0)
@@ -161,7 +162,7 @@ END $$;
 
 -- The point of no return: from 'sending' on the reservation no longer expires, it ends posted by
 -- what the meter credited or voided when the meter never took it. Only an open, unexpired lease gets here.
-CREATE FUNCTION fleet_sending(p_key text) RETURNS text LANGUAGE plpgsql AS $$
+CREATE FUNCTION fleet_sending(p_key text) RETURNS text LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE r fleet_reservation;
 BEGIN
   UPDATE fleet_reservation SET state = 'sending', sending_at = now()
@@ -176,7 +177,7 @@ END $$;
 -- Settles a reservation: posted by what was credited (only after 'sending'), or voided. Repeating
 -- either answers the state it ended in; a post that cannot be (never sent, more than held) changes
 -- nothing and answers why. Locks the account before the reservation, like fleet_reserve.
-CREATE FUNCTION fleet_settle(p_key text, p_credited bigint) RETURNS text LANGUAGE plpgsql AS $$
+CREATE FUNCTION fleet_settle(p_key text, p_credited bigint) RETURNS text LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE r fleet_reservation;
 BEGIN
   SELECT * INTO r FROM fleet_reservation WHERE key = p_key;
@@ -211,7 +212,7 @@ CREATE TABLE fleet_discrepancy (
 -- A kiosk's finished transactions into the ledger, each once by (kiosk, tx id). A refill's row
 -- settles its reservation in the same transaction: posted when applied, voided when failed.
 CREATE FUNCTION fleet_ingest(p_kiosk text, p_rows jsonb, p_pending integer) RETURNS integer
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE n integer; refills jsonb; item jsonb; key text; outcome text;
 BEGIN
   INSERT INTO fleet_kiosk (id) VALUES (p_kiosk) ON CONFLICT (id) DO NOTHING;
@@ -245,7 +246,7 @@ BEGIN
 END $$;
 
 CREATE FUNCTION fleet_seen(p_kiosk text, p_version text, p_meters jsonb, p_pending integer)
-RETURNS void LANGUAGE sql AS $$
+RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
   INSERT INTO fleet_kiosk (id, version, meters, outbox_pending) VALUES (p_kiosk, p_version, p_meters, p_pending)
   ON CONFLICT (id) DO UPDATE SET last_seen = now(), version = EXCLUDED.version, meters = EXCLUDED.meters,
     outbox_pending = EXCLUDED.outbox_pending;

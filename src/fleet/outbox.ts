@@ -26,9 +26,8 @@ const Known = z.object({ tx_id: z.string() });
 /**
  * The kiosk's journals as the fleet ledger's outbox: a transaction is journaled first, then sent,
  * and the ledger takes each (kiosk, tx id) once, so sending again after a lost answer or a restart
- * changes nothing. At start (and after every reconnection that follows a failure) the rows the
- * ledger already holds are asked for, and only the rest is sent; while the database is away, rows
- * wait in memory and the journals keep them across restarts.
+ * changes nothing. At start the rows the ledger already holds are asked for, and only the rest is
+ * sent; while the database is away, rows wait in memory and the journals keep them across restarts.
  */
 export class Outbox {
   private readonly queue = new Map<string, LedgerRow>();

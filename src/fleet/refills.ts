@@ -28,6 +28,9 @@ export class FleetRefills {
   private readonly auto = new Map<string, Promise<boolean>>();
   /** After an automatic refill was not made, the next waits this long (a short account is not asked per indicium). */
   private readonly quietUntil = new Map<string, number>();
+  private readonly unsigned = new Set<string>();
+  /** The account's currency, once read: an account's currency never changes. */
+  private accountCurrency: string | undefined;
 
   constructor(
     private readonly o: {
@@ -43,6 +46,7 @@ export class FleetRefills {
   /** The amount granted for this refill; throws FLEET_INSUFFICIENT_FUNDS under the procedure. */
   async reserveFor(r: ReserveFor): Promise<number> {
     this.o.ready();
+    await this.checkCurrency(r.meter);
     const key = refillTxnId(r.serial, r.requestId);
     const procedure = this.o.config.onInsufficient;
     const min = procedure === "partial" ? 1 : r.amount;
@@ -88,6 +92,26 @@ export class FleetRefills {
     }
   }
 
+  /** The account holds the meter's currency: refused before anything is reserved when not. */
+  private async checkCurrency(meter: string): Promise<void> {
+    this.accountCurrency ??= (await this.o.account.funds())?.currency;
+    const meterCurrency = this.o.postage.balance(meter).currency;
+    if (this.accountCurrency !== undefined && this.accountCurrency !== meterCurrency)
+      throw new TermhostError(
+        "VALUE_REFUSED",
+        `the fleet account '${this.o.config.account}' holds ${this.accountCurrency}; meter ${meter} holds ${meterCurrency}`,
+        {
+          hint: "give the kiosk the fleet account of its meters' currency (fleet.account)",
+          context: {
+            account: this.o.config.account,
+            accountCurrency: this.accountCurrency,
+            meter,
+            meterCurrency,
+          },
+        },
+      );
+  }
+
   /** Gives back a reservation whose refill never reached the value engine's journal. */
   async release(serial: string, requestId: string): Promise<void> {
     await this.o.account
@@ -119,6 +143,13 @@ export class FleetRefills {
   private async autoRefill(meter: string, shortfall: number): Promise<boolean> {
     const auto = this.o.config.autoRefill;
     if (auto === undefined) return false;
+    // The kiosk asks nobody for a vendor's authorization by itself: only a meter it signs refills for.
+    if (!this.o.postage.signsRefills(meter)) {
+      if (!this.unsigned.has(meter))
+        this.o.log?.warn({ meter }, "automatic refill needs a meter the daemon signs refills for; none made");
+      this.unsigned.add(meter);
+      return false;
+    }
     try {
       const { serial, currency } = await this.o.postage.identity(meter, 5000);
       const inspection = this.o.postage.driver(meter).status?.inspectionDue;

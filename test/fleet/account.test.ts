@@ -126,10 +126,39 @@ describe("the fleet account on PostgreSQL", () => {
     });
   });
 
+  it("a kiosk role with EXECUTE and SELECT only checks the schema, moves money through the functions, and writes no table", async () => {
+    await db.query("CREATE ROLE kiosk_role LOGIN");
+    await db.query("REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA public FROM PUBLIC");
+    await db.query("REVOKE CREATE ON SCHEMA public FROM PUBLIC");
+    await db.query(
+      "GRANT EXECUTE ON FUNCTION fleet_reserve, fleet_renew, fleet_sending, fleet_settle, fleet_ingest, fleet_seen, fleet_expire TO kiosk_role",
+    );
+    await db.query(
+      "GRANT SELECT ON fleet_schema, fleet_account, fleet_reservation, fleet_kiosk, fleet_ledger TO kiosk_role",
+    );
+    const kioskDb = new FleetDb({ ...dbConfig(), user: "kiosk_role" }, "least privilege");
+    try {
+      expect(await kioskDb.migrate()).toBe(1);
+      const a = new FleetAccount(kioskDb, { account: "acct", kioskId: "k9", leaseMs: 60_000 });
+      expect(await a.reserve("key-9", "m", 100, 100)).toMatchObject({ kind: "granted" });
+      expect(await a.sending("key-9")).toBe("sending");
+      expect(await a.settle("key-9", 100)).toBe("posted");
+      await expect(kioskDb.query("UPDATE fleet_account SET reserved = 0")).rejects.toMatchObject({
+        context: { sqlstate: "42501" },
+      });
+      await expect(kioskDb.query("SELECT fleet_fund('acct', 'EUR', 1, 'x')")).rejects.toMatchObject({
+        context: { sqlstate: "42501" },
+      });
+    } finally {
+      await kioskDb.end();
+    }
+    expect((await funds()).balance).toBe(6400);
+  });
+
   it("a server that went away is FLEET_UNAVAILABLE, and the pool reconnects after its restart", async () => {
     await pg.stopImmediate();
     await expect(account().funds()).rejects.toMatchObject({ code: "FLEET_UNAVAILABLE" });
     await pg.restart();
-    expect((await funds()).balance).toBe(6500);
+    expect((await funds()).balance).toBe(6400);
   });
 });
