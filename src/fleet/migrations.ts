@@ -115,33 +115,43 @@ END $$;
 
 -- A reservation against the unreserved balance. The same key answers the reservation it made;
 -- a grant below p_min is a refusal (p_min = p_amount: all or nothing; 1: as much as there is).
+-- The whole amount is granted by one conditional update of the account row, whose row lock decides
+-- between kiosks; only when that falls short are the leases that passed swept (only then do they
+-- matter) and a part granted, under the same lock.
 CREATE FUNCTION fleet_reserve(p_key text, p_account text, p_kiosk text, p_meter text,
                               p_amount bigint, p_min bigint, p_lease_ms integer)
 RETURNS TABLE (state text, amount bigint, lease_until timestamptz, unreserved bigint, created boolean)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
-DECLARE r fleet_reservation; avail bigint; granted bigint;
+DECLARE r fleet_reservation; avail bigint; granted bigint; lease timestamptz;
 BEGIN
   SELECT * INTO r FROM fleet_reservation WHERE key = p_key;
   IF FOUND THEN
     RETURN QUERY SELECT r.state, r.amount, r.lease_until, NULL::bigint, false;
     RETURN;
   END IF;
-  SELECT a.balance - a.reserved INTO avail FROM fleet_account a WHERE a.id = p_account FOR UPDATE;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'no fleet account %', p_account USING ERRCODE = 'P0002';
+  UPDATE fleet_account a SET reserved = a.reserved + p_amount
+    WHERE a.id = p_account AND a.balance - a.reserved >= p_amount
+    RETURNING a.balance - a.reserved INTO avail;
+  IF FOUND THEN
+    granted := p_amount;
+  ELSE
+    SELECT a.balance - a.reserved INTO avail FROM fleet_account a WHERE a.id = p_account FOR UPDATE;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'no fleet account %', p_account USING ERRCODE = 'P0002';
+    END IF;
+    avail := avail + fleet_expire_locked(p_account);
+    granted := least(p_amount, avail);
+    IF granted <= 0 OR granted < p_min THEN
+      RETURN QUERY SELECT 'refused'::text, 0::bigint, NULL::timestamptz, avail, false;
+      RETURN;
+    END IF;
+    UPDATE fleet_account SET reserved = reserved + granted WHERE id = p_account;
+    avail := avail - granted;
   END IF;
-  avail := avail + fleet_expire_locked(p_account);
-  granted := least(p_amount, avail);
-  IF granted <= 0 OR granted < p_min THEN
-    RETURN QUERY SELECT 'refused'::text, 0::bigint, NULL::timestamptz, avail, false;
-    RETURN;
-  END IF;
-  UPDATE fleet_account SET reserved = reserved + granted WHERE id = p_account;
+  lease := now() + make_interval(secs => p_lease_ms / 1000.0);
   INSERT INTO fleet_reservation (key, account_id, kiosk_id, meter, requested, amount, state, lease_until)
-    VALUES (p_key, p_account, p_kiosk, p_meter, p_amount, granted, 'open',
-            now() + make_interval(secs => p_lease_ms / 1000.0));
-  RETURN QUERY SELECT 'open'::text, granted, now() + make_interval(secs => p_lease_ms / 1000.0),
-                      avail - granted, true;
+    VALUES (p_key, p_account, p_kiosk, p_meter, p_amount, granted, 'open', lease);
+  RETURN QUERY SELECT 'open'::text, granted, lease, avail, true;
 END $$;
 
 -- Renews an open reservation's lease (before the meter is asked for its authorization).
