@@ -5,8 +5,10 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { ledgerOptions, ledgerView } from "../../test/support/journal/ledger.js";
 import { isTermhostError } from "../errors/errors.js";
+import { FILE_HEADER_SIZE, FRAME_OVERHEAD } from "./frame.js";
 import { nodeFs, O_DSYNC } from "./fs.js";
 import { openJournal } from "./open.js";
+import { MAX_RECORD_BODY_BYTES } from "./records.js";
 
 let dir: string;
 let path: string;
@@ -309,5 +311,70 @@ describe("journal", () => {
     expect(again.state.open.get("a")).toBe(1);
     await again.close();
     expect(readFileSync(path).subarray(0, 8).toString()).toBe("TERMJRNL");
+  });
+});
+
+/** Records of up to 1 MiB each, kept whole in the state: snapshots of several read chunks. */
+const blobTypes = { blob: z.object({ n: z.number().int(), data: z.string().max(MAX_RECORD_BODY_BYTES) }) };
+type Blob = z.output<typeof blobTypes.blob>;
+function blobOptions(p: string) {
+  return {
+    path: p,
+    types: blobTypes,
+    initialState: (): Blob[] => [],
+    reduce: (s: Blob[], r: { body: Blob }) => {
+      s.push(r.body);
+      return s;
+    },
+    snapshot: { schema: z.array(blobTypes.blob), save: (s: Blob[]) => s, load: (b: Blob[]) => b },
+    compactAtBytes: 0,
+  };
+}
+const blob = (n: number, length: number): Blob => ({
+  n,
+  data: String.fromCharCode(97 + (n % 26)).repeat(length),
+});
+const blobView = (s: Blob[]) => s.map((b) => [b.n, b.data.length, b.data[0]]);
+
+describe("replay of frames larger than its read chunk (4 MiB)", () => {
+  it("reopens a snapshot of several chunks and the records after it, which straddle chunk ends", async () => {
+    const j = await openJournal(blobOptions(path));
+    for (let n = 0; n < 6; n++) await j.append("blob", blob(n, 900_000));
+    const report = await j.compact();
+    expect(report.bytesAfter).toBeGreaterThan(5 * 1024 * 1024);
+    // Odd sizes, so that frames end at no chunk boundary.
+    for (let n = 6; n < 12; n++) await j.append("blob", blob(n, 999_983 - n * 7919));
+    const live = blobView(j.state);
+    await j.close();
+
+    const again = await openJournal(blobOptions(path));
+    expect(again.recovery).toMatchObject({
+      snapshotSeq: 6,
+      recordsReplayed: 6,
+      lastSeq: 12,
+      droppedTail: null,
+    });
+    expect(blobView(again.state)).toEqual(live);
+    await again.close();
+  });
+
+  it("reopens a write larger than a chunk with a frame header across the chunk's end", async () => {
+    // A frame of exactly `bytes` on disk.
+    const sized = (n: number, bytes: number): Blob =>
+      blob(n, bytes - FRAME_OVERHEAD - "blob".length - JSON.stringify({ n, data: "" }).length);
+    // The first read takes 4 MiB from the first frame on; the fifth frame's header starts 10 bytes
+    // before that read ends, so the replay must read twice more before it can check that frame.
+    const first = 4 * 1024 * 1024 - 10;
+    const sizes = [first - 3 * 1_048_574, 1_048_574, 1_048_574, 1_048_574];
+    const bodies = [...sizes.map((b, n) => sized(n, b)), sized(4, 600_000)];
+    const j = await openJournal(blobOptions(path));
+    await j.appendMany(bodies.map((body) => ({ type: "blob" as const, body })));
+    expect(j.size).toBe(FILE_HEADER_SIZE + first + 600_000);
+    const live = blobView(j.state);
+    await j.close();
+    const again = await openJournal(blobOptions(path));
+    expect(again.recovery).toMatchObject({ recordsReplayed: 5, lastSeq: 5, droppedTail: null });
+    expect(blobView(again.state)).toEqual(live);
+    await again.close();
   });
 });

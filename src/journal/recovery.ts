@@ -191,8 +191,13 @@ export async function scanJournal(
 
   while (pos < fileSize) {
     let r = decodeFrame(view, pos - win.bufStart, pos, fileSize - pos, slot);
-    if (!r.ok && r.needBytes !== undefined) {
+    // A frame larger than the read chunk (a snapshot can be) takes two reads when its header was
+    // not in the buffer yet: the first reads a chunk and finds the header, the second the frame.
+    while (!r.ok && r.needBytes !== undefined) {
+      const had = win.bufStart + bufLen - pos;
       await refill(r.needBytes);
+      // A read that brings nothing new (the file is shorter than its size said) is not retried.
+      if (win.bufStart + bufLen - pos <= had) break;
       r = decodeFrame(view, pos - win.bufStart, pos, fileSize - pos, slot);
     }
     if (!r.ok) {

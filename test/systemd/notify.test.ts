@@ -75,8 +75,9 @@ describe("sd_notify through systemd-notify", () => {
     ).toEqual(Array.from({ length: 10 }, (_, i) => `STATUS=message ${i}`));
     expect(r.report.notifySocketLeft).toBe(false);
     console.log(`one sd_notify message through systemd-notify: ${r.report.perMessageMs.toFixed(1)} ms`);
-    // A barrier that never returned would cost its 5 s timeout per message.
-    expect(r.report.perMessageMs).toBeLessThan(250);
+    // A barrier that never returned would cost its 5 s timeout per message; a busy machine costs
+    // well over 100 ms per helper, which is no fault.
+    expect(r.report.perMessageMs).toBeLessThan(1_000);
   });
 
   it("sends no pings while the event loop is blocked", async () => {

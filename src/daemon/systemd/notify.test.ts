@@ -186,6 +186,67 @@ describe("Notifier", () => {
     n.stopWatchdog();
   });
 
+  it("sends no ping after STOPPING=1, even while STOPPING and the shutdown take several periods", async () => {
+    vi.useFakeTimers();
+    const rec = recordingSender();
+    rec.hold();
+    const n = new Notifier({ socket: "/n", watchdogUsec: 200_000 }, { send: rec.send });
+    n.startWatchdog();
+    await vi.advanceTimersByTimeAsync(100);
+    expect(rec.sent).toEqual([["WATCHDOG=1"]]);
+    // The stop signal comes while that ping's helper still runs: STOPPING waits its turn behind it,
+    // and the shutdown steps then run for many ping periods before close().
+    const stopping = n.stopping();
+    await vi.advanceTimersByTimeAsync(1_000);
+    rec.pending[0]?.resolve();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(rec.sent).toEqual([["WATCHDOG=1"], ["STOPPING=1"]]);
+    rec.pending[1]?.resolve();
+    await stopping;
+    await vi.advanceTimersByTimeAsync(1_000);
+    void n.watchdog();
+    n.startWatchdog();
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(rec.sent).toEqual([["WATCHDOG=1"], ["STOPPING=1"]]);
+    for (const p of rec.pending) p.resolve();
+    await n.close();
+  });
+
+  it("drops a ping that was still waiting its turn when STOPPING=1 was asked for", async () => {
+    vi.useFakeTimers();
+    const rec = recordingSender();
+    rec.hold();
+    const n = new Notifier({ socket: "/n", watchdogUsec: 200_000 }, { send: rec.send });
+    const slow = n.status("slow");
+    n.startWatchdog();
+    await vi.advanceTimersByTimeAsync(100);
+    const stopping = n.stopping();
+    rec.pending[0]?.resolve();
+    await slow;
+    await vi.advanceTimersByTimeAsync(0);
+    expect(rec.sent).toEqual([["STATUS=slow"], ["STOPPING=1"]]);
+    rec.pending[1]?.resolve();
+    await stopping;
+  });
+
+  it("sends neither READY=1 nor RELOADING=1 once stopping, so STOPPING=1 stays the last word", async () => {
+    const rec = recordingSender();
+    const n = new Notifier({ socket: "/n", watchdogUsec: undefined }, { send: rec.send });
+    // A stop signal during start-up, and a reload that ends after the stop began.
+    await n.status("recovering journals");
+    await n.stopping("stopping");
+    await n.ready("serving");
+    await n.reloading("reloading");
+    await n.extendTimeout(5_000);
+    await n.status("closing journals");
+    expect(rec.sent).toEqual([
+      ["STATUS=recovering journals"],
+      ["STOPPING=1", "STATUS=stopping"],
+      ["EXTEND_TIMEOUT_USEC=5000000"],
+      ["STATUS=closing journals"],
+    ]);
+  });
+
   it("passes ping failures to onError", async () => {
     vi.useFakeTimers();
     const errors: unknown[] = [];

@@ -154,8 +154,13 @@ export class Notifier {
     }
   }
 
-  /** Start-up is complete: send only once the journal is recovered and the sockets listen. */
+  /**
+   * Start-up is complete: send only once the journal is recovered and the sockets listen. Dropped
+   * once STOPPING=1 was asked for (a stop signal during start-up or a reload): the manager must see
+   * STOPPING last, and READY=1 after it would undo it.
+   */
   ready(status?: string): Promise<void> {
+    if (this.stopped) return Promise.resolve();
     return this.enqueue(status === undefined ? ["READY=1"] : ["READY=1", `STATUS=${oneLine(status)}`]);
   }
 
@@ -163,8 +168,12 @@ export class Notifier {
     return this.enqueue([`STATUS=${oneLine(text)}`]);
   }
 
-  /** A reload began; READY=1 ends it. MONOTONIC_USEC lets the manager match it to its request. */
+  /**
+   * A reload began; READY=1 ends it. MONOTONIC_USEC lets the manager match it to its request.
+   * Dropped once stopping, like READY=1.
+   */
   reloading(status?: string): Promise<void> {
+    if (this.stopped) return Promise.resolve();
     const fields = ["RELOADING=1", `MONOTONIC_USEC=${monotonicUsec()}`];
     if (status !== undefined) fields.push(`STATUS=${oneLine(status)}`);
     return this.enqueue(fields);
@@ -172,7 +181,9 @@ export class Notifier {
 
   /**
    * STOPPING=1 ends the pings: the manager watches a stopping service by its stop timeout, not the
-   * watchdog, and a ping timed after STOPPING would reach it out of order.
+   * watchdog, and a ping timed after STOPPING would reach it out of order. The timer is cleared
+   * here, not at close(), because the shutdown steps run between the two; a ping already queued
+   * but not yet handed to a helper is dropped, so STOPPING does not wait behind it.
    */
   stopping(status?: string): Promise<void> {
     this.stopWatchdog();
@@ -191,6 +202,7 @@ export class Notifier {
     this.pingQueued = true;
     return this.enqueue(["WATCHDOG=1"], () => {
       this.pingQueued = false;
+      return !this.stopped;
     });
   }
 
@@ -223,14 +235,12 @@ export class Notifier {
     await this.queue;
   }
 
-  private enqueue(fields: string[], onStart?: () => void): Promise<void> {
+  /** `onTurn` runs when the message's turn comes; returning false drops it unsent. */
+  private enqueue(fields: string[], onTurn?: () => boolean): Promise<void> {
     const send = this.send;
     if (send === undefined) return Promise.resolve();
     // `queue` never rejects: a failed message is reported to its caller and the next one still goes.
-    const run = this.queue.then(() => {
-      onStart?.();
-      return send(fields);
-    });
+    const run = this.queue.then(() => (onTurn === undefined || onTurn() ? send(fields) : undefined));
     this.queue = run.catch(() => {});
     return run;
   }
