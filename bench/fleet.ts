@@ -151,7 +151,7 @@ try {
   const buildMs = performance.now() - tb;
   // The kiosk restarts: its journal is replayed, and what it retained is the outbox.
   const tr = performance.now();
-  const journal = await openJournal({ path: journalPath, ...valueJournalOptions(), compactAtBytes: 0 });
+  const journal = await openJournal({ path: journalPath, ...valueJournalOptions() });
   const reopenMs = performance.now() - tr;
   const state = journal.state;
   const closed = [...state.txs.values()].filter((tx) => !isOpen(tx)).length;
@@ -277,9 +277,8 @@ async function writeJournal(
   path: string,
   reserveRefill: (requestId: string, amount: number) => Promise<void>,
 ): Promise<number> {
-  // Compaction off, here and at the reopen: recovery refuses a snapshot frame larger than its 4 MiB
-  // read window (JOURNAL_CORRUPT), and 100,000 retained transactions make one of about 40 MB.
-  const j = await openJournal({ path, ...valueJournalOptions(), compactAtBytes: 0 });
+  // The daemon's own options, compaction included: the kiosk's journal as it is after a busy day.
+  const j = await openJournal({ path, ...valueJournalOptions() });
   const start = Date.now() - 2 * 86_400_000;
   const step = (2 * 86_400_000) / CATCHUP_TXS;
   const terminalId = hex(8);
