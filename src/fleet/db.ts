@@ -144,7 +144,8 @@ export function fleetError(e: unknown): TermhostError {
   if (e instanceof TermhostError) return e;
   const code = (e as { code?: unknown }).code;
   const message = e instanceof Error ? e.message : String(e);
-  const sqlstate = typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+  // Only the server's own errors carry a SQLSTATE: a socket's errno code can look like one (EPIPE).
+  const sqlstate = e instanceof pg.DatabaseError && typeof code === "string" ? code : undefined;
   if (sqlstate === undefined || TRANSIENT_SQLSTATE.test(sqlstate))
     return new TermhostError("FLEET_UNAVAILABLE", `the fleet database did not answer: ${message}`, {
       hint: "the kiosk keeps its journal and tries again; check the database server and the network to it",

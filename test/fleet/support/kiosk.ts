@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type MeterSimulator, startMeterSimulator } from "../../../simulators/meter/meter-simulator.js";
 import { freshMeterState, saveMeterState, TEST_VENDOR_KEY } from "../../../simulators/meter/state-file.js";
@@ -95,6 +95,16 @@ export class FleetKiosk {
     return join(this.o.dir, "api.sock");
   }
 
+  /** The admin socket the daemon opens next to api.sock. */
+  get adminSocketPath(): string {
+    return join(this.o.dir, "admin.sock");
+  }
+
+  /** Whether termhostd was started and not killed or stopped since. */
+  get running(): boolean {
+    return this.process !== undefined;
+  }
+
   /** Starts termhostd and waits until its meter is connected. */
   async startDaemon(): Promise<void> {
     const proc = this.group.start(
@@ -144,6 +154,31 @@ export class FleetKiosk {
   /** One call on a fresh connection; the error as the value when it fails. */
   async call(method: string, params: unknown, timeoutMs = 30_000): Promise<unknown> {
     const client = await RpcClient.connect(this.socketPath);
+    try {
+      return await client.call(method, params, timeoutMs);
+    } catch (e) {
+      return e;
+    } finally {
+      client.close();
+    }
+  }
+
+  /** A connection of the caller's own on the API socket, to fire calls at a moment of its choosing. */
+  connect(): Promise<RpcClient> {
+    return RpcClient.connect(this.socketPath);
+  }
+
+  /** Changes the `fleet` section beyond the kiosk id, account and database; takes effect at the next start. */
+  reconfigure(fleet: Record<string, unknown>): void {
+    const config = JSON.parse(readFileSync(this.configPath, "utf8")) as { fleet: Record<string, unknown> };
+    config.fleet = { ...config.fleet, ...fleet };
+    writeFileSync(this.configPath, JSON.stringify(config));
+  }
+
+  /** One call on the admin socket; the error as the value when it fails, connecting included. */
+  async adminCall(method: string, params: unknown, timeoutMs = 30_000): Promise<unknown> {
+    const client = await RpcClient.connect(this.adminSocketPath).catch((e: unknown) => e);
+    if (!(client instanceof RpcClient)) return client;
     try {
       return await client.call(method, params, timeoutMs);
     } catch (e) {
