@@ -257,5 +257,16 @@ export async function auditFleet(o: {
   for (const id of inLedger.keys())
     if (!inJournals.has(id)) bad.push(`ledger row ${id} is in no kiosk's journal`);
 
+  // What the database itself set aside as not matching a kiosk's report.
+  for (const d of await o.query<{
+    kiosk_id: string;
+    tx_id: string;
+    tx_state: string;
+    reservation_state: string;
+  }>("SELECT kiosk_id, tx_id, tx_state, reservation_state FROM fleet_discrepancy ORDER BY id"))
+    bad.push(
+      `fleet_discrepancy: kiosk ${d.kiosk_id} refill ${d.tx_id} ${d.tx_state}, reservation ${d.reservation_state}`,
+    );
+
   return { discrepancies: bad, funded, balance, reserved, posted, reservations, ledgerRows: ledger.length };
 }
