@@ -85,6 +85,17 @@ describe("EventHub", () => {
     ]);
     expect(bEvents[0].method).toBe("event");
     expect(new Date(bEvents[0].params.time).toISOString()).toBe(bEvents[0].params.time);
+    // Encoded once for all subscribers, each line is still what JSON.stringify makes of it.
+    for (const line of [...a.lines.slice(1), ...b.lines.slice(1)]) {
+      const e = JSON.parse(line);
+      expect(line).toBe(
+        JSON.stringify({
+          jsonrpc: "2.0",
+          method: "event",
+          params: { topic: e.params.topic, seq: e.params.seq, time: e.params.time, data: e.params.data },
+        }),
+      );
+    }
     a.socket.destroy();
     b.socket.destroy();
   });

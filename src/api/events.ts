@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { Connection } from "../jsonrpc/server.js";
-import type { EventData, EventNotification, EventsDropped, EventTopic } from "./schemas/events.js";
+import type { EventData, EventsDropped, EventTopic } from "./schemas/events.js";
 
 export interface EventQueueLimits {
   /** Events a subscriber may leave unread before it is dropped. */
@@ -15,8 +15,25 @@ export interface EventQueueLimits {
 const SOCKET_HIGH_WATER = 64 << 10;
 
 interface Pending {
-  note: EventNotification;
+  /** The whole notification, encoded. */
+  json: string;
   bytes: number;
+}
+
+/** One published event, encoded once for all its subscribers but for each one's seq. */
+interface Encoded {
+  /** `{"jsonrpc":"2.0","method":"event","params":{"topic":…,"seq":` */
+  readonly head: string;
+  /** `,"time":…,"data":…}}`: the rest, as JSON.stringify would write the notification. */
+  readonly tail: string;
+}
+
+function encodeEvent(topic: EventTopic, time: string, dataJson: string | undefined): Encoded {
+  const data = dataJson === undefined ? "" : `,"data":${dataJson}`;
+  return {
+    head: `{"jsonrpc":"2.0","method":"event","params":{"topic":${JSON.stringify(topic)},"seq":`,
+    tail: `,"time":${JSON.stringify(time)}${data}}}`,
+  };
 }
 
 class Subscriber {
@@ -34,15 +51,15 @@ class Subscriber {
     conn.onDrain(() => this.flush());
   }
 
-  deliver(topic: EventTopic, time: string, data: unknown, bytes: number): void {
+  deliver(event: Encoded, bytes: number): void {
     if (this.dropped || this.conn.closed) return;
     this.seq++;
-    const note: EventNotification = { topic, seq: this.seq, time, data };
+    const json = `${event.head}${this.seq}${event.tail}`;
     if (this.queue.length === 0 && this.conn.writableLength < SOCKET_HIGH_WATER) {
-      this.conn.notify("event", note);
+      this.conn.sendEncoded(json);
       return;
     }
-    this.queue.push({ note, bytes });
+    this.queue.push({ json, bytes });
     this.queuedBytes += bytes;
     if (this.queue.length > this.limits.maxQueuedEvents || this.queuedBytes > this.limits.maxQueuedBytes) {
       this.drop();
@@ -53,7 +70,7 @@ class Subscriber {
     while (this.queue.length > 0 && this.conn.writableLength < SOCKET_HIGH_WATER && !this.conn.closed) {
       const next = this.queue.shift() as Pending;
       this.queuedBytes -= next.bytes;
-      this.conn.notify("event", next.note);
+      this.conn.sendEncoded(next.json);
     }
   }
 
@@ -95,14 +112,17 @@ export class EventHub {
 
   publish<T extends EventTopic>(topic: T, data: EventData<T>): void {
     for (const fn of this.taps) fn(topic, data);
-    let bytes: number | undefined;
-    let time: string | undefined;
+    let bytes = 0;
+    let event: Encoded | undefined;
     for (const sub of this.subscribers.values()) {
       if (!sub.topics.has(topic)) continue;
-      // Measured once per event, not per subscriber: the queue bound is an estimate of what we hold.
-      bytes ??= JSON.stringify(data).length + 96;
-      time ??= new Date().toISOString();
-      sub.deliver(topic, time, data, bytes);
+      // Encoded once per event, not per subscriber; the queue bound counts that size for each.
+      if (event === undefined) {
+        const dataJson = JSON.stringify(data) as string | undefined;
+        event = encodeEvent(topic, new Date().toISOString(), dataJson);
+        bytes = event.head.length + event.tail.length + 16;
+      }
+      sub.deliver(event, bytes);
     }
   }
 

@@ -135,19 +135,23 @@ export async function openJournal<T extends RecordTypes, S, Snap>(
   }
 }
 
+/**
+ * The body text, the parsed JSON, the validated snapshot and the state built from it are each the
+ * size of the whole state: each step is a function of its own so that only two of them are alive
+ * at once (a snapshot of the default retention is tens of megabytes of text).
+ */
 function loadSnapshot<T extends RecordTypes, S, Snap>(
   options: JournalOptions<T, S, Snap>,
   frame: ScannedFrame,
 ): S {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(frame.bodyText());
-  } catch (e) {
-    throw new TermhostError("JOURNAL_RECORD_INVALID", `snapshot at offset ${frame.offset} is not JSON`, {
-      cause: e,
-    });
-  }
-  const parsed = options.snapshot.schema.safeParse(raw);
+  return options.snapshot.load(validSnapshot(options, frame));
+}
+
+function validSnapshot<T extends RecordTypes, S, Snap>(
+  options: JournalOptions<T, S, Snap>,
+  frame: ScannedFrame,
+): Snap {
+  const parsed = options.snapshot.schema.safeParse(snapshotJson(frame));
   if (!parsed.success) {
     throw new TermhostError(
       "JOURNAL_RECORD_INVALID",
@@ -155,7 +159,17 @@ function loadSnapshot<T extends RecordTypes, S, Snap>(
       { context: { offset: frame.offset, seq: frame.seq } },
     );
   }
-  return options.snapshot.load(parsed.data);
+  return parsed.data;
+}
+
+function snapshotJson(frame: ScannedFrame): unknown {
+  try {
+    return JSON.parse(frame.bodyText());
+  } catch (e) {
+    throw new TermhostError("JOURNAL_RECORD_INVALID", `snapshot at offset ${frame.offset} is not JSON`, {
+      cause: e,
+    });
+  }
 }
 
 /** A new journal appears whole or not at all: header written to a side file, fsynced, renamed in. */

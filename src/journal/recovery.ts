@@ -167,10 +167,12 @@ export async function scanJournal(
     const keepFrom = pending.length > 0 ? (pending[0] as ScannedFrame).offset : pos;
     const keep = win.bufStart + bufLen - keepFrom;
     const want = Math.max(Math.min(CHUNK, fileSize - keepFrom), pos - keepFrom + need);
-    if (want > win.buf.length) {
-      const bigger = Buffer.allocUnsafe(want);
-      win.buf.copy(bigger, 0, keepFrom - win.bufStart, bufLen);
-      win.buf = bigger;
+    // Grown for one large frame (a snapshot), the buffer goes back to a chunk once past it, so
+    // that it does not stay as large as the state for the rest of the replay.
+    if (want > win.buf.length || (win.buf.length > CHUNK && want <= CHUNK)) {
+      const fresh = Buffer.allocUnsafe(want);
+      win.buf.copy(fresh, 0, keepFrom - win.bufStart, bufLen);
+      win.buf = fresh;
     } else {
       win.buf.copy(win.buf, 0, keepFrom - win.bufStart, bufLen);
     }

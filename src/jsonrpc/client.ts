@@ -89,9 +89,11 @@ export class RpcClient extends EventEmitter<{ notification: [method: string, par
     } catch {
       return;
     }
-    const note = NotificationEnvelope.safeParse(raw);
-    if (note.success && !(typeof raw === "object" && raw !== null && "id" in raw)) {
-      this.emit("notification", note.data.method, note.data.params);
+    // A reply has an id and a notification has none: each is checked against its own envelope
+    // only, so that a reply does not first fail the notification's (a failed parse is not cheap).
+    if (!(typeof raw === "object" && raw !== null && "id" in raw)) {
+      const note = NotificationEnvelope.safeParse(raw);
+      if (note.success) this.emit("notification", note.data.method, note.data.params);
       return;
     }
     const res = ResponseEnvelope.safeParse(raw);

@@ -27,6 +27,14 @@ describe("LineSplitter", () => {
     expect((s as unknown as { pending: number }).pending).toBe(0);
   });
 
+  it("drops lines of whitespace only, non-ASCII whitespace too, and keeps any other line whole", () => {
+    const s = new LineSplitter(100);
+    expect(s.push(b(" \t\r\n\u3000\u00a0\n\u00e9\n a \r\n"))).toEqual([
+      { kind: "line", text: "\u00e9" },
+      { kind: "line", text: " a " },
+    ]);
+  });
+
   it("decodes UTF-8 split inside a multi-byte character", () => {
     const s = new LineSplitter(100);
     const euro = Buffer.from("€\n");

@@ -31,8 +31,12 @@ export class LineSplitter {
       }
       if (nl === -1) return out;
       if (!this.discarding) {
-        const text = Buffer.concat(this.parts, this.pending).toString("utf8").replace(/\r$/, "");
-        if (text.trim().length > 0) out.push({ kind: "line", text });
+        // The common case, a whole line within one chunk, is decoded where it lies, without a copy.
+        const line =
+          this.parts.length === 1 ? (this.parts[0] as Buffer) : Buffer.concat(this.parts, this.pending);
+        const end = line.length > 0 && line[line.length - 1] === 0x0d ? line.length - 1 : line.length;
+        const text = line.toString("utf8", 0, end);
+        if (!isBlank(text)) out.push({ kind: "line", text });
       }
       this.parts = [];
       this.pending = 0;
@@ -40,4 +44,15 @@ export class LineSplitter {
       start = nl + 1;
     }
   }
+}
+
+/** Whitespace only (what trim() would empty): decided by the first character in almost every line. */
+function isBlank(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x20 || (c >= 0x09 && c <= 0x0d)) continue;
+    if (c < 0x80) return false;
+    return text.trim().length === 0;
+  }
+  return true;
 }
