@@ -238,6 +238,7 @@ export async function auditFleet(o: {
         // Never credited: the reservation was voided, expired unsent, or (unnamed) waits for its lease.
         const fits =
           r !== undefined &&
+          r.kiosk_id === k.id &&
           (row.state === "applied"
             ? typeof named === "string" && r.state === "posted" && n(r.posted) === n(row.body.credited)
             : r.state === "voided" ||
@@ -246,7 +247,7 @@ export async function auditFleet(o: {
         if (r === undefined) bad.push(`kiosk ${k.id}: refill ${row.tx_id} has no reservation ${key}`);
         else if (!fits)
           bad.push(
-            `kiosk ${k.id}: refill ${row.tx_id} ${row.state} (credited ${String(row.body.credited)}) but reservation ${key} is ${r.state} ${r.posted}`,
+            `kiosk ${k.id}: refill ${row.tx_id} ${row.state} (credited ${String(row.body.credited)}) but reservation ${key} of ${r.kiosk_id} is ${r.state} ${r.posted}`,
           );
       }
     }
