@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { ProcessGroup } from "../../../simulators/rig/processes.js";
+import { ProcessGroup, type TrackedProcess } from "../../../simulators/rig/processes.js";
 import { isTermhostError } from "../../../src/errors/errors.js";
 import { waitUntil } from "../../../src/util/wait.js";
 import { Prng } from "../../pcsc/support/prng.js";
@@ -58,6 +58,8 @@ export class Campaign {
   readonly kiosks: FleetKiosk[] = [];
   private readonly up: Up[] = [];
   private readonly restarts = new Set<Promise<void>>();
+  /** Daemons the campaign itself kills or stops; any other exit is a crash. */
+  private readonly expectedExits = new Set<TrackedProcess>();
   private readonly problems: string[] = [];
   /** Per kiosk, the batches the load asked for whose end the settling has not seen in the ledger yet. */
   private readonly batchRequests: Set<string>[] = [];
@@ -114,6 +116,7 @@ export class Campaign {
       if (failed !== undefined) throw failed.reason;
       c.up.push(...started.map((): Up => "up"));
       c.batchRequests.push(...started.map(() => new Set<string>()));
+      for (const i of started.keys()) c.watch(i);
       await waitUntil(
         "the fleet schema",
         async () => (await c.sql("SELECT to_regclass('fleet_account') AS t"))[0]?.t ?? undefined,
@@ -164,7 +167,7 @@ export class Campaign {
         90_000,
         200,
       );
-      await Promise.all(this.kiosks.map((k) => k.stopDaemon()));
+      await this.stopDaemons();
       const journals = await Promise.all(this.kiosks.map((k) => readKioskJournals(k.configPath)));
       const known = await this.ledgerIds();
       const left = journals.map((j, i) => {
@@ -182,7 +185,7 @@ export class Campaign {
         return j.openValue.length + j.openBatches.length + missing.length;
       });
       if (left.every((n) => n === 0) || round === 3) return journals;
-      await Promise.all(this.kiosks.map((k, i) => ((left[i] ?? 0) > 0 ? k.startDaemon() : undefined)));
+      await Promise.all(this.kiosks.map((_, i) => ((left[i] ?? 0) > 0 ? this.startDaemon(i) : undefined)));
     }
   }
 
@@ -209,6 +212,7 @@ export class Campaign {
     this.stopping = true;
     await Promise.allSettled([...this.restarts]);
     if (this.proxy.paused) this.proxy.resume();
+    for (const k of this.kiosks) this.expectExit(k);
     for (const k of this.kiosks) await k.close().catch(() => undefined);
     await this.group.stopAll();
     await this.proxy.close();
@@ -284,12 +288,18 @@ export class Campaign {
   private async kill(i: number, downMs: number): Promise<void> {
     const k = this.kiosks[i] as FleetKiosk;
     this.up[i] = "down";
+    this.expectExit(k);
     await k.kill();
+    this.restartLater(i, downMs);
+  }
+
+  private restartLater(i: number, downMs: number): void {
+    const k = this.kiosks[i] as FleetKiosk;
     const restart = (async () => {
       await hold(downMs);
       this.up[i] = "starting";
       try {
-        await k.startDaemon();
+        await this.startDaemon(i);
         this.up[i] = "up";
       } catch (e) {
         this.problems.push(`kiosk ${k.o.id} did not start again: ${String(e)}`);
@@ -299,13 +309,45 @@ export class Campaign {
     void restart.finally(() => this.restarts.delete(restart));
   }
 
+  private async startDaemon(i: number): Promise<void> {
+    await (this.kiosks[i] as FleetKiosk).startDaemon();
+    this.watch(i);
+  }
+
+  private async stopDaemons(): Promise<void> {
+    for (const k of this.kiosks) this.expectExit(k);
+    await Promise.all(this.kiosks.map((k) => k.stopDaemon()));
+  }
+
+  private expectExit(k: FleetKiosk): void {
+    if (k.process !== undefined) this.expectedExits.add(k.process);
+  }
+
+  /** A daemon that ends without being killed or stopped is a defect: noted, and started again so the run goes on. */
+  private watch(i: number): void {
+    const k = this.kiosks[i] as FleetKiosk;
+    const p = k.process;
+    if (p === undefined) return;
+    void p.exited.then(({ code, signal }) => {
+      if (this.expectedExits.has(p)) return;
+      this.problems.push(
+        `kiosk ${k.o.id} (pid ${p.pid}) exited by itself with code ${code}, signal ${signal}; see ${p.logPath}`,
+      );
+      if (k.process === p) k.process = undefined;
+      if (this.up[i] === "up" && !this.stopping) {
+        this.up[i] = "down";
+        this.restartLater(i, 0);
+      }
+    });
+  }
+
   private async allUp(): Promise<void> {
     while (this.restarts.size > 0) await Promise.allSettled([...this.restarts]);
     if (this.proxy.paused) this.proxy.resume();
     if (!this.pg.running) await this.pg.restart();
     for (const [i, k] of this.kiosks.entries())
       if (!k.running) {
-        await k.startDaemon();
+        await this.startDaemon(i);
         this.up[i] = "up";
       }
   }
