@@ -43,10 +43,6 @@ export class Outbox {
     for (const s of o.sources) s.onFinished((row) => this.add(row));
   }
 
-  get pending(): number {
-    return this.synced ? this.queue.size : -1;
-  }
-
   status(): {
     pending: number;
     synced: boolean;
