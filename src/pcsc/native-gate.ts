@@ -34,8 +34,7 @@ export class NativeGate {
   enter(key: object, go: () => void): () => void {
     // After every leave the waiters left are blocked by their own reader or by the budget, so a
     // call that is free to go overtakes none that could have gone.
-    if (this.free(key)) {
-      this.take(key);
+    if (this.tryEnter(key)) {
       go();
       return () => {};
     }
@@ -47,10 +46,21 @@ export class NativeGate {
     };
   }
 
+  /**
+   * Takes `key`'s place at once if `enter` would run it synchronously; false leaves nothing
+   * queued. Saves the hot path a closure when the reader is free, as it almost always is.
+   */
+  tryEnter(key: object): boolean {
+    if (!this.free(key)) return false;
+    this.take(key);
+    return true;
+  }
+
   /** The binding called back for `key`'s call: its thread is free again. */
   leave(key: object): void {
     if (!this.busy.delete(key)) return;
     this.running--;
+    if (this.waiting.length === 0) return;
     for (let i = 0; i < this.waiting.length && this.running < this.budget; ) {
       const w = this.waiting[i] as { key: object; go: () => void };
       if (this.busy.has(w.key)) {

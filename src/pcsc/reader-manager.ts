@@ -2,8 +2,8 @@ import { EventEmitter } from "node:events";
 import { statSync } from "node:fs";
 import type { Logger } from "pino";
 import { isTermhostError, TermhostError } from "../errors/errors.js";
-import { apduProbe } from "../util/probes.js";
 import { THREADPOOL_RESERVE, threadpoolSize } from "../util/threadpool.js";
+import { GatedChannel } from "./card-channel.js";
 import { NativeGate } from "./native-gate.js";
 import { fromPcscError } from "./pcsc-errors.js";
 import { type NativePcsc, type NativeReader, openNativePcsc, ReaderStateBit } from "./pcsclite-binding.js";
@@ -189,82 +189,18 @@ export class ReaderManager extends EventEmitter<Events> {
           },
         );
       }
-      const protocol = p;
-      let dead: TermhostError | undefined;
-      const transmitTimeoutMs = this.opts.transmitTimeoutMs ?? 15_000;
-      const channel: CardChannel = {
+      const channel = new GatedChannel(
         reader,
-        protocol,
-        transmit: (apdu, maxResponseBytes = 258) =>
-          new Promise<Buffer>((resolve, reject) => {
-            if (dead !== undefined) {
-              reject(dead);
-              return;
-            }
-            // One timer per APDU and no extra promises: this is the hot path the APDU benchmark measures.
-            let settled = false;
-            let sent = false;
-            const timer = setTimeout(() => {
-              settled = true;
-              withdraw();
-              if (!sent) {
-                // Never sent: the card saw nothing, but the exchange cannot go on without it.
-                reject(this.noThread(native, reader, "an APDU"));
-                return;
-              }
-              // The driver still holds the exchange: this channel is done, whatever comes back later.
-              dead = new TermhostError("CARD_REMOVED", `the card in '${reader}' did not answer in time`, {
-                hint: "re-insert the card so the transaction can be checked",
-                context: { reader },
-              });
-              reject(dead);
-            }, transmitTimeoutMs);
-            const rejectProbed = (e: TermhostError): void => {
-              if (apduProbe.hasSubscribers) apduProbe.publish({ sw: null, error: e.code });
-              reject(e);
-            };
-            const answered = (err: Error | null, data: Buffer): void => {
-              this.gate.leave(native);
-              if (settled) return;
-              settled = true;
-              clearTimeout(timer);
-              if (err) rejectProbed(fromPcscError(err, reader, "transmit"));
-              // A card that vanishes mid-APDU can surface as a "successful" transmit with no status
-              // word (seen with vpcd); no card ever answers that, so it counts as a pulled card.
-              else if (data.length < 2) rejectProbed(vanished(reader, data.length));
-              else {
-                if (apduProbe.hasSubscribers) {
-                  apduProbe.publish({ sw: data.subarray(-2).toString("hex").toUpperCase(), error: null });
-                }
-                resolve(data);
-              }
-            };
-            const send = (): void => {
-              sent = true;
-              try {
-                native.transmit(apdu, maxResponseBytes, protocol, answered);
-              } catch (e) {
-                this.gate.leave(native);
-                refused(e);
-              }
-            };
-            const refused = (e: unknown): void => {
-              // The binding refuses synchronously (a handle it no longer holds): a typed reader error.
-              settled = true;
-              clearTimeout(timer);
-              reject(
-                new TermhostError("READER_UNAVAILABLE", `the reader '${reader}' refused the exchange`, {
-                  hint: "try again; re-insert the card if it keeps failing",
-                  context: { reader, reason: e instanceof Error ? e.message : String(e) },
-                }),
-              );
-            };
-            const withdraw = this.gate.enter(native, send);
-          }),
-      };
+        p,
+        native,
+        this.gate,
+        this.opts.transmitTimeoutMs ?? 15_000,
+        () => this.noThread(native, reader, "an APDU"),
+      );
       try {
         return await fn(channel);
       } finally {
+        channel.close();
         // A reader still holding a call given up on keeps the handle: the next exchange drops it.
         if (native.connected && !this.gate.isBusy(native)) {
           await this.disconnect(native, reader).catch(() => {});
@@ -482,17 +418,6 @@ function socketIdentity(): string {
   } catch {
     return "missing";
   }
-}
-
-function vanished(reader: string, length: number): TermhostError {
-  return new TermhostError(
-    "CARD_REMOVED",
-    `the card in '${reader}' answered ${length} bytes, without a status word`,
-    {
-      hint: "the card was probably pulled mid-command; re-insert it so the transaction can be checked",
-      context: { reader, responseLength: length },
-    },
-  );
 }
 
 /**

@@ -62,26 +62,32 @@ export function serializeCommand(cmd: CommandApdu): Buffer {
   if (cmd.le !== undefined && (!Number.isInteger(cmd.le) || cmd.le < 1 || cmd.le > MAX_EXTENDED_LE)) {
     throw malformed(`Le must be 1..${MAX_EXTENDED_LE}, got ${cmd.le}`, { le: cmd.le });
   }
-  const header = Buffer.from([cmd.cla, cmd.ins, cmd.p1, cmd.p2]);
-  const parts: Buffer[] = [header];
+  // One buffer written in place: this runs for every APDU the daemon sends.
   const extended = isExtended(cmd);
-  if (data.length > 0) {
-    parts.push(
-      extended ? Buffer.from([0x00, data.length >> 8, data.length & 0xff]) : Buffer.from([data.length]),
-    );
-    parts.push(data);
+  const lcBytes = data.length === 0 ? 0 : extended ? 3 : 1;
+  const leBytes = cmd.le === undefined ? 0 : !extended ? 1 : data.length === 0 ? 3 : 2;
+  const out = Buffer.allocUnsafe(4 + lcBytes + data.length + leBytes);
+  out[0] = cmd.cla;
+  out[1] = cmd.ins;
+  out[2] = cmd.p1;
+  out[3] = cmd.p2;
+  let at = 4;
+  if (lcBytes === 1) out[at++] = data.length;
+  else if (lcBytes === 3) {
+    out[at++] = 0x00;
+    out.writeUInt16BE(data.length, at);
+    at += 2;
   }
+  data.copy(out, at);
+  at += data.length;
   if (cmd.le !== undefined) {
-    const le = cmd.le;
-    if (!extended) parts.push(Buffer.from([le & 0xff]));
+    if (leBytes === 1) out[at] = cmd.le & 0xff;
     else {
-      const wire = le & 0xffff;
-      // Case 2E carries its own 00 marker; in case 4E the Lc field already carried it.
-      if (data.length === 0) parts.push(Buffer.from([0x00]));
-      parts.push(Buffer.from([wire >> 8, wire & 0xff]));
+      if (leBytes === 3) out[at++] = 0x00;
+      out.writeUInt16BE(cmd.le & 0xffff, at);
     }
   }
-  return Buffer.concat(parts);
+  return out;
 }
 
 /** Decodes a command APDU following ISO 7816-3 12.1.3; anything that fits no case is APDU_MALFORMED. */

@@ -81,22 +81,29 @@ export async function exchange(
     );
   }
 
-  const send = async (cmd: CommandApdu, maskResponse: boolean): Promise<ResponseApdu> => {
+  // Plain functions around one await per APDU: an async helper here would add a promise and a
+  // turn of the microtask queue to every APDU the daemon sends.
+  const sent = (cmd: CommandApdu): Promise<Buffer> => {
     const bytes = serializeCommand(cmd);
     options.trace?.(formatCommandTrace(cmd, () => maskDecision));
-    const response = parseResponse(await transmit(bytes));
-    options.trace?.(formatResponseTrace(response, maskResponse));
+    return transmit(bytes);
+  };
+  const received = (bytes: Buffer): ResponseApdu => {
+    const response = parseResponse(bytes);
+    options.trace?.(formatResponseTrace(response, maskDecision.responseData));
     return response;
   };
 
-  const frames = !extendedLength && dataLength > MAX_SHORT_LC ? chain(command) : [command];
-  for (const frame of frames.slice(0, -1)) {
-    const response = await send(frame, maskDecision.responseData);
-    if (response.sw !== 0x9000) throw statusError(response.sw, command.ins);
+  let current = command;
+  if (!extendedLength && dataLength > MAX_SHORT_LC) {
+    const frames = chain(command);
+    for (const frame of frames.slice(0, -1)) {
+      const response = received(await sent(frame));
+      if (response.sw !== 0x9000) throw statusError(response.sw, command.ins);
+    }
+    current = frames[frames.length - 1] ?? command;
   }
-
-  let current = frames[frames.length - 1] ?? command;
-  let response = await send(current, maskDecision.responseData);
+  let response = received(await sent(current));
   const collected: Buffer[] = [];
   let getResponses = 0;
   let reissued = false;
@@ -106,7 +113,7 @@ export async function exchange(
     if (sw1 === 0x6c && !reissued) {
       reissued = true;
       current = { ...current, le: sw2 === 0 ? MAX_SHORT_LE : sw2 };
-      response = await send(current, maskDecision.responseData);
+      response = received(await sent(current));
       continue;
     }
     if (sw1 !== 0x61) break;
@@ -127,10 +134,11 @@ export async function exchange(
       p2: 0,
       le: sw2 === 0 ? 256 : sw2,
     };
-    response = await send(current, maskDecision.responseData);
+    response = received(await sent(current));
   }
 
-  const result: ResponseApdu = { data: Buffer.concat([...collected, response.data]), sw: response.sw };
+  const data = collected.length === 0 ? response.data : Buffer.concat([...collected, response.data]);
+  const result: ResponseApdu = { data, sw: response.sw };
   if (!isAccepted(result.sw, options.accept)) throw statusError(result.sw, command.ins);
   return result;
 }

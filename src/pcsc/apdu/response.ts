@@ -13,8 +13,11 @@ export const sw2Of = (sw: number): number => sw & 0xff;
 /** Largest response a card may send: 65536 data bytes plus SW1 SW2. */
 export const MAX_RESPONSE_LENGTH = 65538;
 
+/** Shared by every response without data: a zero-length buffer has nothing to change. */
+const EMPTY = Buffer.alloc(0);
+
 export function parseResponse(bytes: Uint8Array): ResponseApdu {
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (buf.length < 2) {
     throw new TermhostError("APDU_MALFORMED", `response APDU of ${buf.length} bytes has no status word`, {
       context: { length: buf.length },
@@ -25,7 +28,11 @@ export function parseResponse(bytes: Uint8Array): ResponseApdu {
       context: { length: buf.length },
     });
   }
-  return { data: Buffer.from(buf.subarray(0, buf.length - 2)), sw: buf.readUInt16BE(buf.length - 2) };
+  // The data is copied: the caller's buffer may be reused by its transport.
+  const n = buf.length - 2;
+  const data = n === 0 ? EMPTY : Buffer.allocUnsafe(n);
+  buf.copy(data, 0, 0, n);
+  return { data, sw: (buf[n] as number) * 256 + (buf[n + 1] as number) };
 }
 
 export function serializeResponse(response: ResponseApdu): Buffer {
