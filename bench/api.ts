@@ -14,6 +14,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import { DAEMON_NODE_FLAGS } from "../src/daemon/node-flags.js";
 import { RpcClient } from "../src/jsonrpc/client.js";
 import { builtEntry } from "../src/util/paths.js";
 import { waitUntil } from "../src/util/wait.js";
@@ -63,7 +64,7 @@ writeFileSync(
 const nodeFlags = (process.env.BENCH_API_NODE_FLAGS ?? "").split(" ").filter((f) => f !== "");
 const daemon = spawn(
   process.execPath,
-  [...nodeFlags, builtEntry("src/daemon/main.js"), "--config", configPath],
+  [...DAEMON_NODE_FLAGS, ...nodeFlags, builtEntry("src/daemon/main.js"), "--config", configPath],
   { stdio: ["ignore", "ignore", "inherit"] },
 );
 const pid = daemon.pid;

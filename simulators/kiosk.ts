@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:
 import { join } from "node:path";
 import { defaultApiSocket, defaultRuntimeDir } from "../src/api/paths.js";
 import { TermhostClient } from "../src/client/client.js";
+import { DAEMON_NODE_FLAGS } from "../src/daemon/node-flags.js";
 import { builtEntry, projectRoot } from "../src/util/paths.js";
 import { daemonThreadpoolEnv } from "../src/util/threadpool.js";
 import { waitUntil } from "../src/util/wait.js";
@@ -143,7 +144,7 @@ export async function runKiosk(opts: KioskOptions): Promise<void> {
     daemon = rig.spawn(
       "termhostd",
       process.execPath,
-      [builtEntry("src/daemon/main.js"), "--config", configPath],
+      [...DAEMON_NODE_FLAGS, builtEntry("src/daemon/main.js"), "--config", configPath],
       daemonThreadpoolEnv(),
     );
     await waitUntil(

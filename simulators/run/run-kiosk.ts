@@ -2,6 +2,7 @@ import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { defaultApiSocket } from "../../src/api/paths.js";
 import { TermhostClient } from "../../src/client/client.js";
+import { DAEMON_NODE_FLAGS } from "../../src/daemon/node-flags.js";
 import { createLogger } from "../../src/util/log.js";
 import { builtEntry } from "../../src/util/paths.js";
 import { daemonThreadpoolEnv } from "../../src/util/threadpool.js";
@@ -154,7 +155,7 @@ export async function runScenario(opts: RunOptions): Promise<void> {
       const d = rig.spawn(
         "termhostd",
         process.execPath,
-        [builtEntry("src/daemon/main.js"), "--config", configPath],
+        [...DAEMON_NODE_FLAGS, builtEntry("src/daemon/main.js"), "--config", configPath],
         daemonThreadpoolEnv(),
       );
       daemon = d;

@@ -10,6 +10,7 @@ import { type StartedMeter, startMeter, startScale } from "../../simulators/run/
 import type { BatchResult } from "../../src/api/schemas/postage.js";
 import type { ValueTransaction } from "../../src/api/schemas/value.js";
 import { TermhostClient } from "../../src/client/client.js";
+import { DAEMON_NODE_FLAGS } from "../../src/daemon/node-flags.js";
 import { isTermhostError, TermhostError } from "../../src/errors/errors.js";
 import { RpcClient } from "../../src/jsonrpc/client.js";
 import { builtEntry, projectRoot } from "../../src/util/paths.js";
@@ -321,6 +322,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     const startRefused: Record<string, number> = {};
     const startOnce = async (): Promise<TrackedProcess | undefined> => {
       const [cmd, args] = smallFs.wrap(process.execPath, [
+        ...DAEMON_NODE_FLAGS,
         builtEntry("src/daemon/main.js"),
         "--config",
         configPath,

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { TrackedProcess } from "../../simulators/rig/processes.js";
 import type { Rig } from "../../simulators/rig/rig.js";
 import { TermhostClient } from "../../src/client/client.js";
+import { DAEMON_NODE_FLAGS } from "../../src/daemon/node-flags.js";
 import { builtEntry } from "../../src/util/paths.js";
 import { daemonThreadpoolEnv } from "../../src/util/threadpool.js";
 import { waitUntil } from "../../src/util/wait.js";
@@ -31,7 +32,7 @@ export async function startDaemon(rig: Rig, overrides: Record<string, unknown> =
   const proc = rig.spawn(
     "termhostd",
     process.execPath,
-    [builtEntry("src/daemon/main.js"), "--config", configPath],
+    [...DAEMON_NODE_FLAGS, builtEntry("src/daemon/main.js"), "--config", configPath],
     daemonThreadpoolEnv(),
   );
   await waitUntil(

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { TrackedProcess } from "../../simulators/rig/processes.js";
 import type { Rig } from "../../simulators/rig/rig.js";
 import { TermhostClient } from "../../src/client/client.js";
+import { DAEMON_NODE_FLAGS } from "../../src/daemon/node-flags.js";
 import { builtEntry } from "../../src/util/paths.js";
 import { waitUntil } from "../../src/util/wait.js";
 import type { SecondTerminalReport } from "../support/second-terminal.js";
@@ -64,7 +65,7 @@ export class CampaignDaemon {
     const proc = this.rig.spawn(
       "termhostd",
       process.execPath,
-      [builtEntry("src/daemon/main.js"), "--config", this.configPath],
+      [...DAEMON_NODE_FLAGS, builtEntry("src/daemon/main.js"), "--config", this.configPath],
       clockEnv(this.clockOffsetSec),
     );
     this.process = proc;
