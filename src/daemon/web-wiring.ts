@@ -9,7 +9,6 @@ import type { ConsoleServices } from "../api/handlers/console.js";
 import { resolveGroup } from "../api/socket-group.js";
 import type { RpcServer } from "../jsonrpc/server.js";
 import { createMetrics, type Metrics } from "../metrics/metrics.js";
-import { isOpen } from "../value/records.js";
 import { startConsole, type TechnicianConsole } from "../web/console.js";
 import { type Gateway, startGateway } from "../web/gateway.js";
 import type { Config } from "./config.js";
@@ -37,7 +36,7 @@ export async function startWeb(
   const parts: { gateway?: Gateway; console?: TechnicianConsole } = {};
   const metrics = createMetrics({
     readers: () => services.readers.list(),
-    restoreQueue: () => [...services.value.state.txs.values()].filter((tx) => isOpen(tx)).length,
+    restoreQueue: () => services.value.state.open.size,
     meters: () =>
       services.postage?.meterNames.map((m) => services.postage?.balance(m)).filter((b) => b !== undefined) ??
       [],

@@ -7,7 +7,7 @@
 export interface ClosedCodec<T> {
   encode(entry: T): string;
   /** Throws a typed error for a string that is not one of its encodings. */
-  decode(encoded: string): T;
+  decode(encoded: string, id: string): T;
 }
 
 /**
@@ -34,7 +34,7 @@ export class ClosedStore<T> {
 
   get(id: string): T | undefined {
     const s = this.entries.get(id);
-    return s === undefined ? undefined : this.codec.decode(s);
+    return s === undefined ? undefined : this.codec.decode(s, id);
   }
 
   /** The encoded form, as snapshots keep it. */
@@ -71,15 +71,15 @@ export class ClosedStore<T> {
     return this.order[this.head];
   }
 
-  /** Drops the oldest entry and returns it, decoded. */
-  dropOldest(): { id: string; entry: T } | undefined {
+  /** Drops the oldest entry and returns it as kept: a caller that needs a field or two need not decode it. */
+  dropOldest(): { id: string; encoded: string } | undefined {
     const id = this.oldest();
     if (id === undefined) return undefined;
-    const entry = this.get(id) as T;
+    const encoded = this.entries.get(id) as string;
     this.entries.delete(id);
     this.head++;
     this.trim();
-    return { id, entry };
+    return { id, encoded };
   }
 
   /** Ids, oldest first. */

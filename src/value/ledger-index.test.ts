@@ -2,7 +2,16 @@ import { describe, expect, it } from "vitest";
 import type { JournalRecord } from "../journal/index.js";
 import { prng } from "../util/prng.js";
 import { loadTotalKey } from "./ledger-index.js";
-import { emptyValueState, isOpen, reduceValue, type ValueRecords, type ValueState } from "./records.js";
+import {
+  DEFAULT_RETENTION,
+  emptyValueState,
+  isOpen,
+  reduceValue,
+  type ValueRecords,
+  type ValueState,
+  type ValueTx,
+  valueSnapshot,
+} from "./records.js";
 
 /** The reducer's indexes against the same sets computed the slow way, after random histories. */
 function slow(s: ValueState) {
@@ -39,12 +48,23 @@ function fast(s: ValueState) {
   };
 }
 
+const byId = (s: ValueState): ValueTx[] => [...s.txs.values()].sort((a, b) => a.txId.localeCompare(b.txId));
+const TEN_YEARS = { ...DEFAULT_RETENTION, closedMs: 3650 * 86_400_000 };
+
+/** Through a snapshot as the journal writes and reads it: JSON, then the schema. */
+function throughSnapshot(s: ValueState, legacy = false): ValueState {
+  const codec = valueSnapshot(s.retention);
+  const saved = legacy ? { txs: byId(s) } : codec.save(s);
+  return codec.load(codec.schema.parse(JSON.parse(JSON.stringify(saved))));
+}
+
 describe("value ledger indexes", () => {
-  it("agree with the transactions after 200 random histories", () => {
+  it("agree with the transactions after 200 random histories, and survive a snapshot, old or new", () => {
     const rand = prng(7);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
     for (let h = 0; h < 200; h++) {
-      let s = emptyValueState();
+      const capped = h % 4 === 3;
+      let s = emptyValueState(capped ? { ...TEN_YEARS, maxClosed: 3 } : TEN_YEARS);
       let seq = 0;
       const apply = (type: string, body: object) => {
         s = reduceValue(s, { type, seq: seq++, body } as unknown as JournalRecord<ValueRecords>);
@@ -89,7 +109,17 @@ describe("value ledger indexes", () => {
         if (end === "refused")
           apply("value.reversal-refused", { txId, code: "VALUE_REFUSED", message: "applied", at });
       }
-      expect(fast(s)).toEqual(slow(s));
+      if (!capped) expect(fast(s)).toEqual(slow(s));
+      expect(s.closed.size).toBeLessThanOrEqual(s.retention.maxClosed);
+      // Every request id left points at a transaction kept.
+      for (const [requestId, txId] of s.byRequest) expect(s.txs.get(txId)?.requestId).toBe(requestId);
+      const again = throughSnapshot(s);
+      expect(byId(again)).toEqual(byId(s));
+      expect(fast(again)).toEqual(fast(s));
+      expect([...again.byRequest].sort()).toEqual([...s.byRequest].sort());
+      expect([...again.closed.ids()]).toEqual([...s.closed.ids()]);
+      if (!capped) expect(fast(throughSnapshot(s, true))).toEqual(fast(s));
+      if (!capped) expect(byId(throughSnapshot(s, true))).toEqual(byId(s));
     }
   });
 });

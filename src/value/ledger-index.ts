@@ -2,14 +2,13 @@ import type { ValueTx } from "./records.js";
 
 /**
  * Indexes over the value ledger, kept by the reducer, so that no request scans every transaction:
- * the open ones, the open ones of each card, reversals still to report, closed ones in the order
- * they closed (for the retention cap), and each UTC day's load total per currency.
+ * the open ones, the open ones of each card, reversals still to report,
+ * and each UTC day's load total per currency.
  */
 export interface LedgerIndexes {
   open: Set<string>;
   openByCard: Map<string, Set<string>>;
   unreported: Set<string>;
-  closed: Map<string, true>;
   /** `YYYY-MM-DD/currency` → minor units of loads not failed, by the day they were requested. */
   loadTotals: Map<string, number>;
 }
@@ -19,7 +18,6 @@ export function emptyIndexes(): LedgerIndexes {
     open: new Set(),
     openByCard: new Map(),
     unreported: new Set(),
-    closed: new Map(),
     loadTotals: new Map(),
   };
 }
@@ -48,9 +46,8 @@ function addLoad(ix: LedgerIndexes, tx: ValueTx, sign: 1 | -1): void {
 }
 
 export function indexTx(ix: LedgerIndexes, tx: ValueTx): void {
-  if (isClosedPhase(tx)) {
-    ix.closed.set(tx.txId, true);
-  } else {
+  // Closed ones are ordered by the ledger's closed store, not here.
+  if (!isClosedPhase(tx)) {
     ix.open.add(tx.txId);
     if (tx.cardId !== null) {
       let set = ix.openByCard.get(tx.cardId);
@@ -93,7 +90,6 @@ export function reindexTx(ix: LedgerIndexes, tx: ValueTx, before: Indexed): void
   }
   if (before.open && !open) {
     ix.open.delete(tx.txId);
-    ix.closed.set(tx.txId, true);
   } else if (open && before.cardId !== tx.cardId && tx.cardId !== null) {
     let set = ix.openByCard.get(tx.cardId);
     if (set === undefined) {

@@ -1,5 +1,7 @@
 import { z } from "zod";
 import type { JournalRecord } from "../journal/index.js";
+import { ClosedStore } from "../util/closed-store.js";
+import { closedRequestId, closedTxCodec, closedUpdatedMs } from "./closed-codec.js";
 import { emptyIndexes, indexedOf, indexTx, type LedgerIndexes, reindexTx } from "./ledger-index.js";
 
 /**
@@ -181,14 +183,45 @@ export const DEFAULT_RETENTION: ValueRetention = {
   keepNewest: 2_048,
 };
 
+/**
+ * Every transaction the ledger keeps, open or closed, by id. Open ones are live objects the
+ * reducer moves on; closed ones are kept compact (`closed`) and decoded when asked for, so that
+ * what `get` returns for a closed transaction is a copy.
+ */
+export class TxTable {
+  readonly live = new Map<string, ValueTx>();
+  constructor(readonly closed: ClosedStore<ValueTx>) {}
+
+  get size(): number {
+    return this.live.size + this.closed.size;
+  }
+
+  has(txId: string): boolean {
+    return this.live.has(txId) || this.closed.has(txId);
+  }
+
+  get(txId: string): ValueTx | undefined {
+    return this.live.get(txId) ?? this.closed.get(txId);
+  }
+
+  /** Closed ones oldest first, then the open ones. */
+  *values(): IterableIterator<ValueTx> {
+    yield* this.closed.values();
+    yield* this.live.values();
+  }
+}
+
 export interface ValueState extends LedgerIndexes {
-  txs: Map<string, ValueTx>;
+  txs: TxTable;
+  /** The closed transactions in the order they closed: the retention cap drops the oldest. */
+  closed: ClosedStore<ValueTx>;
   byRequest: Map<string, string>;
   readonly retention: ValueRetention;
 }
 
 export function emptyValueState(retention: ValueRetention = DEFAULT_RETENTION): ValueState {
-  return { txs: new Map(), byRequest: new Map(), retention, ...emptyIndexes() };
+  const closed = new ClosedStore(closedTxCodec);
+  return { txs: new TxTable(closed), closed, byRequest: new Map(), retention, ...emptyIndexes() };
 }
 
 export function isOpen(tx: ValueTx): boolean {
@@ -230,19 +263,23 @@ export function reduceValue(state: ValueState, r: JournalRecord<ValueRecords>): 
   if (r.type === "value.requested") {
     if (state.txs.has(r.body.txId)) return state;
     const tx = newTx(r.body);
-    state.txs.set(tx.txId, tx);
+    state.txs.live.set(tx.txId, tx);
     state.byRequest.set(tx.requestId, tx.txId);
     indexTx(state, tx);
     return state;
   }
-  const tx = state.txs.get(r.body.txId);
+  const live = state.txs.live.get(r.body.txId);
+  // A step on a closed one (a reversal reported) is applied to its decoded copy, kept again.
+  const tx = live ?? state.closed.get(r.body.txId);
   if (tx === undefined) return state;
   const before = indexedOf(tx);
   tx.updatedAt = r.body.at;
   applyStep(tx, r);
   reindexTx(state, tx, before);
-  if (!before.open) return state;
-  pruneClosed(state);
+  if (isOpen(tx)) return state;
+  if (live !== undefined) state.txs.live.delete(tx.txId);
+  state.closed.add(tx.txId, tx);
+  if (before.open) pruneClosed(state);
   return state;
 }
 
@@ -310,19 +347,16 @@ function applyStep(tx: ValueTx, r: JournalRecord<ValueRecords>): void {
 /** Oldest closed first out, beyond the cap: live memory stays bounded over a long day. */
 function pruneClosed(state: ValueState): void {
   while (state.closed.size > state.retention.maxClosed) {
-    const oldest = state.closed.keys().next();
-    if (oldest.done === true) return;
-    const tx = state.txs.get(oldest.value);
-    state.closed.delete(oldest.value);
-    if (tx === undefined) continue;
+    const oldest = state.closed.dropOldest();
+    if (oldest === undefined) return;
     // Its load stays in the day's total: forgetting a transaction must not raise the limit.
-    state.unreported.delete(tx.txId);
-    state.txs.delete(tx.txId);
-    if (state.byRequest.get(tx.requestId) === tx.txId) state.byRequest.delete(tx.requestId);
+    state.unreported.delete(oldest.id);
+    const requestId = closedRequestId(oldest.encoded);
+    if (state.byRequest.get(requestId) === oldest.id) state.byRequest.delete(requestId);
   }
 }
 
-const TxSnapshot = z.object({
+export const TxSnapshot = z.object({
   txId: z.string(),
   requestId: z.string(),
   kind: ValueKind,
@@ -349,43 +383,74 @@ const TxSnapshot = z.object({
 });
 
 /**
- * Which closed transactions a snapshot keeps: those younger than `closedMs`, counted back from the
- * newest record rather than from the clock alone (a clock jumped forward would forget them all),
- * and never fewer than the newest `keepNewest`. Open ones are always kept.
+ * Which closed transactions a snapshot keeps, as ids in closing order: those younger than
+ * `closedMs`, counted back from the newest record rather than from the clock alone (a clock jumped
+ * forward would forget them all), and never fewer than the newest `keepNewest`.
  */
-export function retainedTxs(s: ValueState, nowMs: number = Date.now()): ValueTx[] {
+export function retainedClosed(s: ValueState, nowMs: number = Date.now()): string[] {
   const { closedMs, keepNewest } = s.retention;
+  const ids = [...s.closed.ids()];
+  const updated = ids.map((id) => closedUpdatedMs(s.closed.encoded(id) as string) || 0);
   let newest = 0;
-  for (const tx of s.txs.values()) newest = Math.max(newest, Date.parse(tx.updatedAt) || 0);
+  for (const ms of updated) newest = Math.max(newest, ms);
+  for (const tx of s.txs.live.values()) newest = Math.max(newest, Date.parse(tx.updatedAt) || 0);
   const cutoff = Math.min(nowMs, newest) - closedMs;
-  const closed = [...s.closed.keys()];
-  const kept: ValueTx[] = [];
-  for (const id of s.open) {
-    const tx = s.txs.get(id);
-    if (tx !== undefined) kept.push(tx);
-  }
-  closed.forEach((id, i) => {
-    const tx = s.txs.get(id);
-    if (tx === undefined) return;
-    if (i >= closed.length - keepNewest || Date.parse(tx.updatedAt) >= cutoff) kept.push(tx);
-  });
-  return kept;
+  return ids.filter((_, i) => i >= ids.length - keepNewest || (updated[i] as number) >= cutoff);
 }
+
+/** The open transactions and the closed ones `retainedClosed` keeps, in the order they closed. */
+export function retainedTxs(s: ValueState, nowMs: number = Date.now()): ValueTx[] {
+  const open = [...s.open].flatMap((id) => s.txs.live.get(id) ?? []);
+  return [...open, ...retainedClosed(s, nowMs).map((id) => s.closed.get(id) as ValueTx)];
+}
+
+/**
+ * Open transactions in full, checked at load; closed ones as the closed store keeps them (ids and
+ * encodings side by side), checked when read. Snapshots written before kept every transaction in
+ * `txs`: the closed ones among them are moved to the store at load.
+ */
+const ValueSnapshot = z
+  .object({
+    txs: z.array(TxSnapshot),
+    closedIds: z.array(z.string()).default([]),
+    closed: z.array(z.string()).default([]),
+    /** The indexes that closed transactions feed, so that a load need not decode them. */
+    loadTotals: z.array(z.tuple([z.string(), z.number()])).optional(),
+    unreported: z.array(z.string()).optional(),
+  })
+  .refine((s) => s.closedIds.length === s.closed.length, "closedIds and closed differ in length");
 
 /** Compaction keeps what `retainedTxs` keeps, in the order the transactions closed. */
 export const valueSnapshot = (retention: ValueRetention | number = DEFAULT_RETENTION) => {
   const r: ValueRetention =
     typeof retention === "number" ? { ...DEFAULT_RETENTION, closedMs: retention } : retention;
   return {
-    schema: z.object({ txs: z.array(TxSnapshot) }),
-    save: (s: ValueState) => ({ txs: retainedTxs(s) }),
-    load: (snap: { txs: ValueTx[] }): ValueState => {
+    schema: ValueSnapshot,
+    save: (s: ValueState) => {
+      const closedIds = retainedClosed(s);
+      const txs = [...s.open].flatMap((id) => s.txs.live.get(id) ?? []);
+      const closed = closedIds.map((id) => s.closed.encoded(id) as string);
+      const kept = new Set([...txs.map((tx) => tx.txId), ...closedIds]);
+      const unreported = [...s.unreported].filter((id) => kept.has(id));
+      return { txs, closedIds, closed, loadTotals: [...s.loadTotals], unreported };
+    },
+    load: (snap: z.output<typeof ValueSnapshot>): ValueState => {
       const state = emptyValueState(r);
+      snap.closedIds.forEach((id, i) => {
+        const encoded = snap.closed[i] as string;
+        state.closed.addEncoded(id, encoded);
+        state.byRequest.set(closedRequestId(encoded), id);
+      });
       for (const tx of snap.txs) {
-        state.txs.set(tx.txId, { ...tx });
+        if (isOpen(tx)) state.txs.live.set(tx.txId, { ...tx });
+        else state.closed.add(tx.txId, tx);
         state.byRequest.set(tx.requestId, tx.txId);
         indexTx(state, tx);
       }
+      // What closed ones feed the indexes with was saved with them (a snapshot from before: the
+      // closed ones were among `txs` and indexed above).
+      if (snap.loadTotals !== undefined) state.loadTotals = new Map(snap.loadTotals);
+      if (snap.unreported !== undefined) state.unreported = new Set(snap.unreported);
       pruneClosed(state);
       return state;
     },
