@@ -17,6 +17,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DAEMON_NODE_FLAGS } from "../src/daemon/node-flags.js";
 import {
   DEFAULT_COMPACT_AT_BYTES,
   type Journal,
@@ -34,11 +35,16 @@ import {
   valueJournalOptions,
 } from "../src/value/records.js";
 
-// RSS and heap "after GC" need a GC on demand: run again under --expose-gc when it is missing.
+// RSS and heap "after GC" need a GC on demand: run again under --expose-gc when it is missing, and
+// with the V8 flags the daemon runs with, since its memory is what is measured.
 if (typeof globalThis.gc !== "function") {
-  const r = spawnSync(process.execPath, ["--expose-gc", ...process.execArgv, ...process.argv.slice(1)], {
-    stdio: "inherit",
-  });
+  const r = spawnSync(
+    process.execPath,
+    ["--expose-gc", ...DAEMON_NODE_FLAGS, ...process.execArgv, ...process.argv.slice(1)],
+    {
+      stdio: "inherit",
+    },
+  );
   process.exit(r.status ?? 1);
 }
 const gc = globalThis.gc as () => void;
@@ -245,7 +251,7 @@ function reopenInChild(dir: string): Reopened {
   const flags = (process.env.BENCH_MEMORY_NODE_FLAGS ?? "").split(" ").filter((f) => f !== "");
   const r = spawnSync(
     process.execPath,
-    ["--expose-gc", ...flags, process.argv[1] as string, "--reopen", dir],
+    ["--expose-gc", ...DAEMON_NODE_FLAGS, ...flags, process.argv[1] as string, "--reopen", dir],
     {
       encoding: "utf8",
       stdio: ["ignore", "pipe", "inherit"],

@@ -26,7 +26,8 @@ const TICKS = 4;
  */
 export class GatedChannel {
   private dead: TermhostError | undefined;
-  private readonly inFlight = new Set<InFlight>();
+  /** An array, not a Set: a Set would give every APDU's record an identity hash; this holds one or two. */
+  private readonly inFlight: InFlight[] = [];
   private watchdog: NodeJS.Timeout | undefined;
   private ticks = 0;
 
@@ -61,7 +62,7 @@ export class GatedChannel {
           resolve(data);
         }
       };
-      this.inFlight.add(op);
+      this.inFlight.push(op);
       this.arm();
       if (this.gate.tryEnter(this.native)) this.send(op, apdu, maxResponseBytes, answered);
       else op.withdraw = this.gate.enter(this.native, () => this.send(op, apdu, maxResponseBytes, answered));
@@ -82,7 +83,7 @@ export class GatedChannel {
   private settle(op: InFlight): boolean {
     if (op.settled) return false;
     op.settled = true;
-    this.inFlight.delete(op);
+    this.forget(op);
     return true;
   }
 
@@ -101,12 +102,17 @@ export class GatedChannel {
     this.ticks++;
     // An APDU noted tick k; at tick k + m it has run more than (m - 1) quarters of the timeout.
     for (const op of [...this.inFlight]) if (this.ticks - op.tick > TICKS) this.expire(op);
-    if (this.inFlight.size > 0) this.arm();
+    if (this.inFlight.length > 0) this.arm();
+  }
+
+  private forget(op: InFlight): void {
+    const i = this.inFlight.indexOf(op);
+    if (i >= 0) this.inFlight.splice(i, 1);
   }
 
   private expire(op: InFlight): void {
     op.settled = true;
-    this.inFlight.delete(op);
+    this.forget(op);
     op.withdraw();
     if (!op.sent) {
       // Never sent: the card saw nothing, but the exchange cannot go on without it.

@@ -66,7 +66,7 @@ const shapes: Record<string, ValueTx> = {
     requestId: 'r"1\\,2\n',
     phase: "unresolved",
     unresolved: { reason: "written-off", message: "technician: card lost" },
-    createdAt: "2026-12-04 01:00",
+    createdAt: "2026-04-31T01:00:00.000Z",
     updatedAt: '2026-12-04T01:00:00+01:00 "local"',
   },
   "one that never got past its request": {
@@ -95,6 +95,18 @@ describe("a closed transaction's compact form", () => {
       else expect(ms).toBe(Date.parse(tx.updatedAt));
     });
   }
+
+  it("keeps times the calendar does not have as they were written", () => {
+    for (const t of [
+      "2026-02-29T00:00:00.000Z",
+      "2026-12-01T24:00:00.000Z",
+      "2026-12-04 01:00",
+      "+002026-12-01T00:00:00.000Z",
+    ]) {
+      const tx = { ...base, createdAt: t, updatedAt: "2026-12-04T01:00:02.250Z" };
+      expect(decodeClosedTx(encodeClosedTx(tx), tx.txId).createdAt).toBe(t);
+    }
+  });
 
   it("is far smaller than the transaction's JSON", () => {
     expect(encodeClosedTx(base).length).toBeLessThan(JSON.stringify(base).length / 2);

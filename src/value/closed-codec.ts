@@ -14,9 +14,20 @@ const RESTORED = ["already-applied", "resent"] as const;
 
 type Slot = string | number | boolean | null | Slot[] | { [k: string]: unknown };
 
+/** `toISOString`'s own form, the one every record the daemon writes has: it survives a trip through ms. */
+const CANONICAL = /^\d{4}-\d\d-\d\dT(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/;
+/** The last day seen to be a calendar date: a replay meets the same day thousands of times. */
+let knownDay = "";
 const time = (iso: string): string | number => {
-  const ms = Date.parse(iso);
-  return Number.isFinite(ms) && new Date(ms).toISOString() === iso ? ms : iso;
+  if (!CANONICAL.test(iso)) return iso;
+  const day = iso.slice(0, 10);
+  if (day !== knownDay) {
+    // Date.parse rolls a 31st of April over into May: such a time stays as it was written.
+    const ms = Date.parse(day);
+    if (!Number.isFinite(ms) || new Date(ms).toISOString().slice(0, 10) !== day) return iso;
+    knownDay = day;
+  }
+  return Date.parse(iso);
 };
 const fromTime = (t: unknown): unknown => (typeof t === "number" ? new Date(t).toISOString() : t);
 
