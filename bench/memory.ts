@@ -21,6 +21,7 @@ import { DAEMON_NODE_FLAGS } from "../src/daemon/node-flags.js";
 import {
   DEFAULT_COMPACT_AT_BYTES,
   type Journal,
+  nextCompactionAt,
   openJournal,
   type RecordInput,
 } from "../src/journal/index.js";
@@ -219,7 +220,7 @@ async function growTail<T extends ValueRecords | LedgerRecords>(
   from: number,
   records: (i: number) => RecordInput<T>[],
 ): Promise<void> {
-  const limit = Math.max(DEFAULT_COMPACT_AT_BYTES, journal.size * 2);
+  const limit = nextCompactionAt(DEFAULT_COMPACT_AT_BYTES, journal.size);
   let groupBytes = 0;
   for (let i = from; ; i += GROUP) {
     const group: RecordInput<T>[] = [];

@@ -2,6 +2,7 @@ export { crc32c } from "./crc32c.js";
 export type { JournalFs } from "./fs.js";
 export { nodeFs } from "./fs.js";
 export type { Journal } from "./journal.js";
+export { nextCompactionAt } from "./journal.js";
 export { DEFAULT_COMPACT_AT_BYTES, openJournal, salvageCommand } from "./open.js";
 export { MAX_RECORD_BODY_BYTES } from "./records.js";
 export type { DamageReason } from "./recovery.js";

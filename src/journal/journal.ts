@@ -56,6 +56,16 @@ export interface JournalInit<T extends RecordTypes, S, Snap> {
   readonly onEvent: (event: JournalEvent) => void;
 }
 
+/**
+ * The file size at which automatic compaction starts again, after one that left `size` bytes:
+ * half as much again, so that a large state does not compact in a loop, and a restart replays at
+ * most half a snapshot's worth of records after the snapshot (its reopen time stays near the
+ * snapshot's own load time).
+ */
+export function nextCompactionAt(compactAtBytes: number, size: number): number {
+  return Math.max(compactAtBytes, Math.ceil(size * 1.5));
+}
+
 export class Journal<T extends RecordTypes, S, Snap = unknown> {
   readonly #f: JournalFs;
   readonly #sync: SyncMode;
@@ -103,7 +113,7 @@ export class Journal<T extends RecordTypes, S, Snap = unknown> {
     this.#hooks = init.hooks;
     this.#onEvent = init.onEvent;
     this.#compactAtBytes = init.compactAtBytes;
-    this.#nextCompactAt = Math.max(init.compactAtBytes, init.size * 2);
+    this.#nextCompactAt = nextCompactionAt(init.compactAtBytes, init.size);
   }
 
   /** Live state: every committed record applied, nothing else. Do not mutate it. */
@@ -426,7 +436,7 @@ export class Journal<T extends RecordTypes, S, Snap = unknown> {
       swapFailed: (e) => this.#fail(e),
       afterSwap: () => this.#resumeWrites(),
     });
-    this.#nextCompactAt = Math.max(this.#compactAtBytes, bytesAfter * 2);
+    this.#nextCompactAt = nextCompactionAt(this.#compactAtBytes, bytesAfter);
     const report: CompactionReport = {
       snapshotSeq,
       tailRecords,
