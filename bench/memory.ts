@@ -272,7 +272,7 @@ async function reopenHere(dir: string): Promise<void> {
     value_replayed: value.value.recovery.recordsReplayed,
     postage_replayed: postage.value.recovery.recordsReplayed,
     value_closed: value.value.state.closed.size,
-    postage_batches: postage.value.state.finished.length,
+    postage_batches: postage.value.state.finished.size,
     rss: m.rss,
     heap: m.heap,
     peak_rss: m.peakRss,
@@ -292,7 +292,7 @@ async function build(dir: string) {
   const compactPostage = await timed(() => postage.compact());
   const kept = {
     closedTxs: value.state.closed.size,
-    batches: postage.state.finished.length,
+    batches: postage.state.finished.size,
     pieces: postage.state.finishedPieces,
   };
   await value.close();

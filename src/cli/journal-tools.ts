@@ -23,6 +23,7 @@ import { scanJournal } from "../journal/recovery.js";
 import { retentionOf } from "../postage/config.js";
 import { LedgerRecords } from "../postage/ledger/records.js";
 import {
+  allBatches,
   emptyLedger,
   type LedgerState,
   ledgerReducer,
@@ -262,7 +263,7 @@ function summarizeValue(s: ValueState): ValueSummary {
 }
 
 function summarizePostage(s: LedgerState): PostageSummary {
-  const batches = [...s.batches.values()];
+  const batches = [...allBatches(s)];
   const open = batches.filter((b) => b.outcome === null);
   const batchesByOutcome: Record<string, number> = {};
   for (const b of batches)

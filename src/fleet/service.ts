@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import { TermhostError } from "../errors/errors.js";
+import { finishedBatches } from "../postage/ledger/state.js";
 import type { PostageService } from "../postage/postage-service.js";
 import { productVersion } from "../util/version.js";
 import type { ValueEngine } from "../value/engine.js";
@@ -174,7 +175,7 @@ function valueSource(value: ValueEngine, serialOf: (meter: string) => string | u
 function batchSource(postage: PostageService): OutboxSource {
   return {
     *retained() {
-      for (const b of postage.ledger.state.batches.values()) {
+      for (const b of finishedBatches(postage.ledger.state)) {
         const row = batchRow(b);
         if (row !== undefined) yield row;
       }

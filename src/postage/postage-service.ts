@@ -9,7 +9,7 @@ import { type BatchView, batchView } from "./batch/views.js";
 import { DEFAULT_MAX_REFILL } from "./config.js";
 import { PostageLedger } from "./ledger/ledger.js";
 import type { InsufficientProcedure, PieceSpec } from "./ledger/records.js";
-import type { LedgerRetention } from "./ledger/state.js";
+import { type LedgerRetention, openBatches } from "./ledger/state.js";
 import { type ConnectView, MeterDriver } from "./meter/meter-driver.js";
 import type { MeterProfile } from "./meter/profile.js";
 import type { Registers } from "./protocol/index.js";
@@ -491,7 +491,7 @@ export class PostageService {
 
   /** Batches no session runs, with no intent in flight: interrupted, their rest released. */
   private async closeOrphansWithoutIntent(reason: string): Promise<void> {
-    for (const b of [...this.ledger.state.batches.values()])
+    for (const b of [...openBatches(this.ledger.state)])
       if (b.outcome === null && b.pending === null && !this.runners.has(b.batchId))
         await this.ledger.write([
           {

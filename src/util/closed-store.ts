@@ -62,6 +62,9 @@ export class ClosedStore<T> {
   delete(id: string): boolean {
     if (!this.entries.delete(id)) return false;
     this.stale.add(id);
+    // The oldest deleted: step past it now, or a store emptied by deletes alone (never asked for
+    // its oldest) would keep every id it ever held in `order` and `stale`.
+    if (this.order[this.head] === id) this.skipStale();
     return true;
   }
 

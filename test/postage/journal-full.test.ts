@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type JournalFs, nodeFs } from "../../src/journal/index.js";
 import type { BatchView } from "../../src/postage/batch/views.js";
 import type { PieceSpec } from "../../src/postage/ledger/records.js";
+import { batchOf } from "../../src/postage/ledger/state.js";
 import { PostageService } from "../../src/postage/postage-service.js";
 import { SerialPortTransport } from "../../src/postage/transport/serialport-transport.js";
 import { waitUntil } from "../../src/util/wait.js";
@@ -129,7 +130,7 @@ describe("a batch whose journal write hits a full disk", () => {
       const mine = audit.printed.filter((p) => p.batchId === started.batchId);
       expect(mine).toHaveLength(3);
       expect(new Set(mine.map((p) => p.txnId)).size).toBe(3);
-      expect(audit.state.batches.get(started.batchId)).toMatchObject({ outcome: "completed", remaining: 0 });
+      expect(batchOf(audit.state, started.batchId)).toMatchObject({ outcome: "completed", remaining: 0 });
     });
   }
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PieceSpec } from "../../src/postage/ledger/records.js";
+import { batchOfRequest } from "../../src/postage/ledger/state.js";
 import type { PostageService } from "../../src/postage/postage-service.js";
 import { Command, Commands, ResultCode, refusalPayload } from "../../src/postage/protocol/index.js";
 import { waitForEvent } from "../../src/util/wait.js";
@@ -125,7 +126,7 @@ describe("restart with a print of unknown fate", () => {
     service = undefined;
     const audit = await auditJournal(bench.journalPath);
     expect(audit.violations).toEqual([]);
-    const batch = [...audit.state.batches.values()].find((b) => b.requestId === "fate-unknown");
+    const batch = batchOfRequest(audit.state, "fate-unknown");
     expect(batch?.voided).toBe(0);
     service = await openService(bench);
   });

@@ -7,7 +7,7 @@ import type { Registers } from "../protocol/index.js";
 import { PostageLedger } from "./ledger.js";
 import type { PieceSpec } from "./records.js";
 import { resolvePendingPrints } from "./recovery.js";
-import { reservedOn } from "./state.js";
+import { openBatches, reservedOn } from "./state.js";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -194,7 +194,7 @@ describe("postage ledger", () => {
     expect(ledger.funds("m")).toEqual({ balance: 1000, reserved: 100, unreserved: 900 });
     await ledger.close();
     const again = await PostageLedger.open({ path });
-    expect([...again.state.batches.keys()]).toEqual([bid(2)]);
+    expect([...openBatches(again.state)].map((b) => b.batchId)).toEqual([bid(2)]);
     await again.close();
   });
 

@@ -13,6 +13,8 @@ import { planReservation, type ReservationPlan } from "./funds.js";
 import { type LedgerBody, LedgerRecords, type PieceSpec } from "./records.js";
 import {
   type BatchEntry,
+  batchOf,
+  batchOfRequest,
   emptyLedger,
   type LedgerRetention,
   type LedgerSnapshot,
@@ -112,12 +114,11 @@ export class PostageLedger {
   }
 
   batch(batchId: string): BatchEntry | undefined {
-    return this.state.batches.get(batchId);
+    return batchOf(this.state, batchId);
   }
 
   batchByRequest(requestId: string): BatchEntry | undefined {
-    const id = this.state.batchByRequest.get(requestId);
-    return id === undefined ? undefined : this.state.batches.get(id);
+    return batchOfRequest(this.state, requestId);
   }
 
   /** Records the registers read at a (re)connection when they differ from the mirror. */

@@ -1,5 +1,5 @@
 import type { Indicium, LastTransaction, Registers } from "../protocol/index.js";
-import type { BatchEntry, LedgerState } from "./state.js";
+import { type BatchEntry, type LedgerState, openBatches } from "./state.js";
 
 /** What the meter's last transaction says about one journaled print intent, after a reconnection. */
 export type PrintResolution =
@@ -42,7 +42,5 @@ export function printedBefore(indicium: Indicium, atConnect: Registers): boolean
 }
 
 export function openIntents(state: LedgerState, meter: string): BatchEntry[] {
-  return [...state.batches.values()].filter(
-    (b) => b.meter === meter && b.outcome === null && b.pending !== null,
-  );
+  return [...openBatches(state)].filter((b) => b.meter === meter && b.outcome === null && b.pending !== null);
 }

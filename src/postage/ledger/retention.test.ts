@@ -6,8 +6,10 @@ import type { Registers } from "../protocol/index.js";
 import { PostageLedger } from "./ledger.js";
 import type { PieceSpec } from "./records.js";
 import {
+  batchOf,
   DEFAULT_RETENTION,
   emptyLedger,
+  finishedIds,
   forgetFinished,
   KEEP_NEWEST,
   type LedgerRetention,
@@ -109,7 +111,7 @@ describe("finished batch retention", () => {
       expect(again.batch(bid(n))?.outcome).toBe("cancelled");
       expect(again.batchByRequest(`r${n}`)?.batchId).toBe(bid(n));
     }
-    expect(again.state.finished).toHaveLength(3000);
+    expect(finishedIds(again.state)).toHaveLength(3000);
     expect(again.state.finishedPieces).toBe(3000);
     await again.close();
   });
@@ -119,27 +121,27 @@ describe("finished batch retention", () => {
     const r = inMemory({ days: 30, maxBatches: 100_000, maxPieces: 1_000_000 });
     for (let n = 0; n < 100; n++) r.finish(n, now - 40 * DAY);
     for (let n = 100; n < 100 + KEEP_NEWEST; n++) r.finish(n, now - 20 * DAY);
-    expect(r.state.batches.has(bid(99))).toBe(false);
+    expect(batchOf(r.state, bid(99))).toBeUndefined();
     expect(r.state.batchByRequest.has("r99")).toBe(false);
-    expect(r.state.batches.get(bid(100))?.outcome).toBe("cancelled");
-    expect(r.state.finished).toHaveLength(KEEP_NEWEST);
+    expect(batchOf(r.state, bid(100))?.outcome).toBe("cancelled");
+    expect(finishedIds(r.state)).toHaveLength(KEEP_NEWEST);
     const wrongClock = inMemory({ days: 30, maxBatches: 100_000, maxPieces: 1_000_000 });
     for (let n = 0; n < 3000; n++) wrongClock.finish(n, now - 400 * DAY);
-    expect(wrongClock.state.finished).toHaveLength(KEEP_NEWEST);
-    expect(wrongClock.state.batches.get(bid(2999))?.outcome).toBe("cancelled");
+    expect(finishedIds(wrongClock.state)).toHaveLength(KEEP_NEWEST);
+    expect(batchOf(wrongClock.state, bid(2999))?.outcome).toBe("cancelled");
   });
 
   it("forgets the oldest past the count cap, and past the pieces cap", () => {
     const byCount = inMemory({ days: 30, maxBatches: 100, maxPieces: 1_000_000 });
     for (let n = 0; n < 200; n++) byCount.finish(n, Date.now());
-    expect(byCount.state.finished).toEqual(Array.from({ length: 100 }, (_, i) => bid(100 + i)));
+    expect(finishedIds(byCount.state)).toEqual(Array.from({ length: 100 }, (_, i) => bid(100 + i)));
     const byPieces = inMemory({ days: 30, maxBatches: 100_000, maxPieces: 1000 });
     for (let n = 0; n < 200; n++) byPieces.finish(n, Date.now(), 30);
     // 33 batches of 30 pieces fit in 1,000.
-    expect(byPieces.state.finished).toHaveLength(33);
+    expect(finishedIds(byPieces.state)).toHaveLength(33);
     expect(byPieces.state.finishedPieces).toBe(990);
-    expect(byPieces.state.batches.get(bid(167))?.outcome).toBe("cancelled");
-    expect(byPieces.state.batches.has(bid(166))).toBe(false);
+    expect(batchOf(byPieces.state, bid(167))?.outcome).toBe("cancelled");
+    expect(batchOf(byPieces.state, bid(166))).toBeUndefined();
   });
 
   it("an open batch is never forgotten, however old and however many close after it", () => {
@@ -147,9 +149,9 @@ describe("finished batch retention", () => {
     const old = Date.now() - 400 * DAY;
     r.open(0, old);
     for (let n = 1; n <= 150; n++) r.finish(n, old);
-    expect(r.state.batches.get(bid(0))?.outcome).toBeNull();
-    expect(r.state.finished).toHaveLength(100);
-    expect(r.state.finished[0]).toBe(bid(51));
+    expect(batchOf(r.state, bid(0))?.outcome).toBeNull();
+    expect(finishedIds(r.state)).toHaveLength(100);
+    expect(finishedIds(r.state)[0]).toBe(bid(51));
   });
 
   it("keeps a batch whose close was journaled without closedAt, counting from its opening", async () => {
@@ -202,8 +204,8 @@ describe("finished batch retention", () => {
         finished: [`b:${bid(7)}`],
       }),
     );
-    expect(state.finished).toEqual([bid(7)]);
-    expect(state.batches.get(bid(7))?.closedAt).toBe(openedAt);
+    expect(finishedIds(state)).toEqual([bid(7)]);
+    expect(batchOf(state, bid(7))?.closedAt).toBe(openedAt);
     forgetFinished(state, DEFAULT_RETENTION, Date.now());
     expect(state.batchByRequest.get("r7")).toBe(bid(7));
   });

@@ -1,13 +1,11 @@
 import { z } from "zod";
 import type { JournalRecord } from "../../journal/index.js";
-import { PrintRequest } from "../protocol/index.js";
-import {
-  BatchOutcome,
-  InsufficientProcedure,
-  type LedgerBody,
-  type LedgerRecords,
-  PieceSpec,
-} from "./records.js";
+import { BatchEntry } from "./batch-entry.js";
+import { FinishedBatches, type FinishedRow } from "./finished.js";
+import type { LedgerBody, LedgerRecords } from "./records.js";
+
+export { BatchEntry, IndiciumEntry } from "./batch-entry.js";
+export type { FinishedRow } from "./finished.js";
 
 /** The ledger's view of one meter: a mirror of its registers, moved only by journaled records. */
 export const MeterMirror = z.object({
@@ -20,57 +18,18 @@ export const MeterMirror = z.object({
 });
 export type MeterMirror = z.infer<typeof MeterMirror>;
 
-export const IndiciumEntry = z.object({
-  pieceIndex: z.number().int(),
-  txnId: z.string(),
-  amount: z.number().int(),
-  sequence: z.number().int(),
-  date: z.string(),
-  mac: z.string(),
-});
-export type IndiciumEntry = z.infer<typeof IndiciumEntry>;
-
-export const BatchEntry = z.object({
-  batchId: z.string(),
-  requestId: z.string(),
-  meter: z.string(),
-  currency: z.string(),
-  pieces: z.array(PieceSpec),
-  requestedPieces: z.number().int(),
-  onInsufficient: InsufficientProcedure,
-  openedAt: z.string(),
-  reserved: z.number().int(),
-  /** What is still held for this batch: reserved minus printed, zero once closed. */
-  remaining: z.number().int(),
-  indicia: z.array(IndiciumEntry),
-  /** The journaled intent whose outcome is not known yet. */
-  pending: z.object({ pieceIndex: z.number().int(), request: PrintRequest }).nullable(),
-  voided: z.number().int(),
-  /** Intents the meter could not answer for: possibly printed, held as spent (snapshots before it: none). */
-  unresolved: z
-    .array(
-      z.object({
-        pieceIndex: z.number().int(),
-        txnId: z.string(),
-        amount: z.number().int(),
-        reason: z.string(),
-      }),
-    )
-    .default([]),
-  outcome: BatchOutcome.nullable(),
-  released: z.number().int(),
-  reason: z.string().nullable(),
-  /** When the batch closed; null while open (and in snapshots written before it was kept). */
-  closedAt: z.string().nullable().default(null),
-});
-export type BatchEntry = z.infer<typeof BatchEntry>;
-
+/**
+ * Open batches are live objects, changed by every record of their session; finished ones are
+ * history, kept compact and decoded when asked for. Read batches through `batchOf`,
+ * `batchOfRequest`, `openBatches` and `finishedBatches`.
+ */
 export interface LedgerState {
   meters: Map<string, MeterMirror>;
-  batches: Map<string, BatchEntry>;
+  open: Map<string, BatchEntry>;
+  /** Closed batches in closing order; the oldest are forgotten past the retention. */
+  finished: FinishedBatches;
+  /** Request id to batch id, open and finished. */
   batchByRequest: Map<string, string>;
-  /** Ids of closed batches in closing order; the oldest are forgotten past the retention. */
-  finished: string[];
   /** The pieces of the batches in `finished`: what their memory and snapshot grow with. */
   finishedPieces: number;
 }
@@ -93,17 +52,48 @@ export const KEEP_NEWEST = 2048;
 export function emptyLedger(): LedgerState {
   return {
     meters: new Map(),
-    batches: new Map(),
+    open: new Map(),
+    finished: new FinishedBatches(),
     batchByRequest: new Map(),
-    finished: [],
     finishedPieces: 0,
   };
+}
+
+/** A batch by id: an open one as the live entry, a finished one decoded (a copy). */
+export function batchOf(state: LedgerState, batchId: string): BatchEntry | undefined {
+  return state.open.get(batchId) ?? state.finished.get(batchId);
+}
+
+export function batchOfRequest(state: LedgerState, requestId: string): BatchEntry | undefined {
+  const id = state.batchByRequest.get(requestId);
+  return id === undefined ? undefined : batchOf(state, id);
+}
+
+/** Open batches, in the order they opened. */
+export function openBatches(state: LedgerState): IterableIterator<BatchEntry> {
+  return state.open.values();
+}
+
+/** Finished batches, oldest first, each decoded as it is reached: for lists, not for hot paths. */
+export function finishedBatches(state: LedgerState): IterableIterator<BatchEntry> {
+  return state.finished.values();
+}
+
+/** Every batch kept: the finished ones (decoded, oldest first), then the open ones. */
+export function* allBatches(state: LedgerState): IterableIterator<BatchEntry> {
+  yield* state.finished.values();
+  yield* state.open.values();
+}
+
+/** Ids of the finished batches, oldest first. */
+export function finishedIds(state: LedgerState): string[] {
+  return [...state.finished.ids()];
 }
 
 /** Sum of what open batches still hold on a meter. */
 export function reservedOn(state: LedgerState, meter: string): number {
   let sum = 0;
-  for (const b of state.batches.values()) if (b.meter === meter && b.outcome === null) sum += b.remaining;
+  for (const b of state.open.values()) if (b.meter === meter && b.outcome === null) sum += b.remaining;
   return sum;
 }
 
@@ -118,7 +108,12 @@ export function ledgerReducer(retention: LedgerRetention = DEFAULT_RETENTION) {
   };
 }
 
-/** Applies one committed record; never throws for a body its schema accepted (unknown ids are ignored). */
+/**
+ * Applies one committed record; never throws for a body its schema accepted (unknown ids are
+ * ignored), save for a finished batch whose encoding does not decode (JOURNAL_RECORD_INVALID). Only
+ * an indicium reaches a finished batch (intents, voids and unresolved intents need the pending
+ * intent a close clears, and a second close is ignored).
+ */
 export function reduceLedger(state: LedgerState, record: LedgerRecord): LedgerState {
   switch (record.type) {
     case "meter.synced": {
@@ -136,16 +131,23 @@ export function reduceLedger(state: LedgerState, record: LedgerRecord): LedgerSt
       openBatch(state, record.body);
       break;
     case "print.intent": {
-      const batch = state.batches.get(record.body.batchId);
+      const batch = state.open.get(record.body.batchId);
       if (batch !== undefined && batch.outcome === null)
         batch.pending = { pieceIndex: record.body.pieceIndex, request: record.body.request };
       break;
     }
-    case "indicium.printed":
-      printed(state, record.body);
+    case "indicium.printed": {
+      const open = state.open.get(record.body.batchId);
+      if (open !== undefined) printed(state, open, record.body);
+      else {
+        // Rare (a print journaled after its batch's close): rewritten in its place.
+        const done = state.finished.get(record.body.batchId);
+        if (done !== undefined && printed(state, done, record.body)) state.finished.add(done);
+      }
       break;
+    }
     case "print.voided": {
-      const batch = state.batches.get(record.body.batchId);
+      const batch = state.open.get(record.body.batchId);
       if (batch?.pending?.request.txnId === record.body.txnId) {
         batch.pending = null;
         batch.voided++;
@@ -154,7 +156,7 @@ export function reduceLedger(state: LedgerState, record: LedgerRecord): LedgerSt
     }
     case "print.unresolved": {
       const b = record.body;
-      const batch = state.batches.get(b.batchId);
+      const batch = state.open.get(b.batchId);
       if (batch?.pending?.request.txnId !== b.txnId) break;
       batch.pending = null;
       batch.unresolved.push({ pieceIndex: b.pieceIndex, txnId: b.txnId, amount: b.amount, reason: b.reason });
@@ -163,7 +165,7 @@ export function reduceLedger(state: LedgerState, record: LedgerRecord): LedgerSt
       break;
     }
     case "reservation.closed": {
-      const batch = state.batches.get(record.body.batchId);
+      const batch = state.open.get(record.body.batchId);
       if (batch === undefined || batch.outcome !== null) break;
       batch.outcome = record.body.outcome;
       batch.released = batch.remaining;
@@ -172,7 +174,8 @@ export function reduceLedger(state: LedgerState, record: LedgerRecord): LedgerSt
       batch.reason = record.body.reason ?? null;
       // A close journaled before closedAt existed counts from the batch's opening.
       batch.closedAt = record.body.closedAt ?? batch.openedAt;
-      state.finished.push(batch.batchId);
+      state.open.delete(batch.batchId);
+      state.finished.add(batch);
       state.finishedPieces += batch.pieces.length;
       break;
     }
@@ -181,9 +184,17 @@ export function reduceLedger(state: LedgerState, record: LedgerRecord): LedgerSt
 }
 
 function openBatch(state: LedgerState, b: LedgerBody<"reservation.opened">): void {
-  if (state.batches.has(b.batchId)) return;
-  state.batches.set(b.batchId, {
-    ...b,
+  if (state.open.has(b.batchId) || state.finished.has(b.batchId)) return;
+  // Named field by field: the opening record's own `amount` is `reserved` here.
+  state.open.set(b.batchId, {
+    batchId: b.batchId,
+    requestId: b.requestId,
+    meter: b.meter,
+    currency: b.currency,
+    pieces: b.pieces,
+    requestedPieces: b.requestedPieces,
+    onInsufficient: b.onInsufficient,
+    openedAt: b.openedAt,
     reserved: b.amount,
     remaining: b.amount,
     indicia: [],
@@ -198,9 +209,9 @@ function openBatch(state: LedgerState, b: LedgerBody<"reservation.opened">): voi
   state.batchByRequest.set(b.requestId, b.batchId);
 }
 
-function printed(state: LedgerState, p: LedgerBody<"indicium.printed">): void {
-  const batch = state.batches.get(p.batchId);
-  if (batch === undefined || batch.indicia.some((i) => i.txnId === p.txnId)) return;
+/** Whether `batch` changed (an indicium it holds already is a replay). */
+function printed(state: LedgerState, batch: BatchEntry, p: LedgerBody<"indicium.printed">): boolean {
+  if (batch.indicia.some((i) => i.txnId === p.txnId)) return false;
   batch.indicia.push({
     pieceIndex: p.pieceIndex,
     txnId: p.txnId,
@@ -218,60 +229,111 @@ function printed(state: LedgerState, p: LedgerBody<"indicium.printed">): void {
     m.ascending += p.amount;
     m.pieceCount = p.sequence;
   }
+  return true;
 }
 
 /**
  * Forgets the oldest finished batches while they are over a cap, or closed too long ago and not
- * among the newest `KEEP_NEWEST`.
+ * among the newest `KEEP_NEWEST`. Each forgotten batch costs O(1) and is never decoded.
  */
 export function forgetFinished(state: LedgerState, retention: LedgerRetention, now: number): void {
   const cutoff = now - retention.days * 86_400_000;
-  let drop = 0;
-  let pieces = state.finishedPieces;
-  for (const id of state.finished) {
-    const batch = state.batches.get(id);
-    const left = state.finished.length - drop;
-    const overCap = left > retention.maxBatches || pieces > retention.maxPieces;
-    const closedAt = batch?.closedAt;
-    const expired = closedAt == null || Date.parse(closedAt) < cutoff;
+  for (;;) {
+    const closedAt = state.finished.oldestClosedAt();
+    if (closedAt === undefined) break;
+    const left = state.finished.size;
+    const overCap = left > retention.maxBatches || state.finishedPieces > retention.maxPieces;
+    const expired = closedAt === null || Date.parse(closedAt) < cutoff;
     if (!overCap && !(expired && left > KEEP_NEWEST)) break;
-    pieces -= batch?.pieces.length ?? 0;
-    drop++;
+    const gone = state.finished.dropOldest();
+    if (gone === undefined) break;
+    state.finishedPieces -= gone.pieces;
+    // A request id answers for the batch it names now, not for one forgotten before it.
+    if (state.batchByRequest.get(gone.requestId) === gone.batchId)
+      state.batchByRequest.delete(gone.requestId);
   }
-  for (const id of state.finished.splice(0, drop)) {
-    const batch = state.batches.get(id);
-    state.batches.delete(id);
-    if (batch !== undefined) state.batchByRequest.delete(batch.requestId);
-  }
-  state.finishedPieces = pieces;
 }
 
-export const LedgerSnapshot = z.object({
+const FinishedRowSchema = z.tuple([
+  z.string(),
+  z.string(),
+  z.string().nullable(),
+  z.number().int(),
+  z.string(),
+]);
+
+/**
+ * Open batches whole, finished ones as their encodings (rows of FinishedRow). Open batches are
+ * validated here, at the load: the reducer and the recovery read every one of them right away, and
+ * they are few. Finished ones are validated when one is read (batch-codec.ts decodes through the
+ * BatchEntry schema): a day holds 20,000 of them, rarely read, and checking each at every reopen
+ * would cost the reopen more than everything else it does. Their strings come from the encoder of a
+ * validated entry, inside a frame whose checksum held, so a refusal there is a format mismatch, not
+ * a disk's damage.
+ */
+const CompactSnapshot = z.object({
+  meters: z.array(z.tuple([z.string(), MeterMirror])),
+  open: z.array(BatchEntry),
+  finished: z.array(FinishedRowSchema),
+});
+
+/** Snapshots written before finished batches were kept compact: every batch whole, finished ids apart. */
+const WholeSnapshot = z.object({
   meters: z.array(z.tuple([z.string(), MeterMirror])),
   batches: z.array(BatchEntry),
   finished: z.array(z.string()),
 });
+
+export const LedgerSnapshot = z.union([CompactSnapshot, WholeSnapshot]);
 export type LedgerSnapshot = z.infer<typeof LedgerSnapshot>;
 
 export const ledgerSnapshotCodec = {
   schema: LedgerSnapshot,
   save: (s: LedgerState): LedgerSnapshot => ({
     meters: [...s.meters],
-    batches: [...s.batches.values()],
-    finished: [...s.finished],
+    open: [...s.open.values()],
+    finished: s.finished.rows(),
   }),
-  // Snapshots written before closedAt was kept: a finished batch counts from its opening, and the
-  // finished list held "b:<batchId>" keys.
-  load: (snap: LedgerSnapshot): LedgerState => ({
-    meters: new Map(snap.meters),
-    batches: new Map(
-      snap.batches.map((b) => [
-        b.batchId,
-        { ...b, closedAt: b.closedAt ?? (b.outcome === null ? null : b.openedAt) },
-      ]),
-    ),
-    batchByRequest: new Map(snap.batches.map((b) => [b.requestId, b.batchId])),
-    finished: snap.finished.map((k) => (k.startsWith("b:") ? k.slice(2) : k)),
-    finishedPieces: snap.batches.reduce((n, b) => n + (b.outcome === null ? 0 : b.pieces.length), 0),
-  }),
+  load: (snap: LedgerSnapshot): LedgerState => ("open" in snap ? loadCompact(snap) : loadWhole(snap)),
 };
+
+function loadCompact(snap: z.infer<typeof CompactSnapshot>): LedgerState {
+  const state = emptyLedger();
+  state.meters = new Map(snap.meters);
+  for (const row of snap.finished as FinishedRow[]) {
+    state.finished.addRow(row);
+    state.batchByRequest.set(row[1], row[0]);
+    state.finishedPieces += row[3];
+  }
+  for (const b of snap.open) {
+    state.open.set(b.batchId, b);
+    state.batchByRequest.set(b.requestId, b.batchId);
+  }
+  return state;
+}
+
+/**
+ * Snapshots written before closedAt was kept: a finished batch counts from its opening, and the
+ * finished list held "b:<batchId>" keys. A closed batch missing from the list (none should be) has
+ * no known closing place: it is taken as the oldest.
+ */
+function loadWhole(snap: z.infer<typeof WholeSnapshot>): LedgerState {
+  const state = emptyLedger();
+  state.meters = new Map(snap.meters);
+  const closed = new Map<string, BatchEntry>();
+  for (const b of snap.batches) {
+    if (b.outcome === null) state.open.set(b.batchId, b);
+    else closed.set(b.batchId, { ...b, closedAt: b.closedAt ?? b.openedAt });
+    state.batchByRequest.set(b.requestId, b.batchId);
+  }
+  const listed = snap.finished.map((k) => (k.startsWith("b:") ? k.slice(2) : k));
+  const inList = new Set(listed);
+  const order = [...[...closed.keys()].filter((id) => !inList.has(id)), ...listed];
+  for (const id of order) {
+    const b = closed.get(id);
+    if (b === undefined || state.finished.has(id)) continue;
+    state.finished.add(b);
+    state.finishedPieces += b.pieces.length;
+  }
+  return state;
+}

@@ -10,6 +10,7 @@ import { refillTxnId } from "../../../src/postage/batch/ids.js";
 import { retentionOf } from "../../../src/postage/config.js";
 import { LedgerRecords } from "../../../src/postage/ledger/records.js";
 import {
+  allBatches,
   emptyLedger,
   type LedgerState,
   ledgerReducer,
@@ -88,7 +89,7 @@ export async function readKioskJournals(configPath: string): Promise<KioskJourna
     if (row === undefined || isOpen(tx)) openValue.push(tx.txId);
     else rows.push(row);
   }
-  for (const b of postage.state.batches.values()) {
+  for (const b of allBatches(postage.state)) {
     const row = batchRow(b);
     if (row === undefined) openBatches.push(b.batchId);
     else rows.push(row);
