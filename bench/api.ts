@@ -14,7 +14,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { DAEMON_NODE_FLAGS } from "../src/daemon/node-flags.js";
+import { DAEMON_ENV, DAEMON_NODE_FLAGS } from "../src/daemon/node-flags.js";
 import { RpcClient } from "../src/jsonrpc/client.js";
 import { builtEntry } from "../src/util/paths.js";
 import { waitUntil } from "../src/util/wait.js";
@@ -65,7 +65,7 @@ const nodeFlags = (process.env.BENCH_API_NODE_FLAGS ?? "").split(" ").filter((f)
 const daemon = spawn(
   process.execPath,
   [...DAEMON_NODE_FLAGS, ...nodeFlags, builtEntry("src/daemon/main.js"), "--config", configPath],
-  { stdio: ["ignore", "ignore", "inherit"] },
+  { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, ...DAEMON_ENV } },
 );
 const pid = daemon.pid;
 if (pid === undefined) throw new Error("termhostd did not start");

@@ -17,7 +17,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DAEMON_NODE_FLAGS } from "../src/daemon/node-flags.js";
+import { DAEMON_ENV, DAEMON_NODE_FLAGS } from "../src/daemon/node-flags.js";
 import {
   DEFAULT_COMPACT_AT_BYTES,
   type Journal,
@@ -37,14 +37,12 @@ import {
 } from "../src/value/records.js";
 
 // RSS and heap "after GC" need a GC on demand: run again under --expose-gc when it is missing, and
-// with the V8 flags the daemon runs with, since its memory is what is measured.
+// with the V8 flags and environment the daemon runs with, since its memory is what is measured.
 if (typeof globalThis.gc !== "function") {
   const r = spawnSync(
     process.execPath,
     ["--expose-gc", ...DAEMON_NODE_FLAGS, ...process.execArgv, ...process.argv.slice(1)],
-    {
-      stdio: "inherit",
-    },
+    { stdio: "inherit", env: { ...process.env, ...DAEMON_ENV } },
   );
   process.exit(r.status ?? 1);
 }
@@ -63,17 +61,40 @@ type ValueJournal = Journal<ValueRecords, ValueState, unknown>;
 type PostageJournal = Journal<LedgerRecords, LedgerState, LedgerSnapshot>;
 
 /**
- * After a full GC, and a pause: V8 frees the memory of dead ArrayBuffers (the replay's read
- * buffer, a snapshot's bytes) on a background task after the GC, not within it.
+ * How long the process is left idle before it is measured. V8 frees the memory of dead
+ * ArrayBuffers (the replay's read buffer, a snapshot's bytes) on a background task after a GC, and
+ * gives free heap pages back only when its memory reducer runs, some seconds after allocation
+ * stops: a daemon that has served a day has been idle that long many times over, a process that
+ * appended the day in seconds has not. BENCH_MEMORY_SETTLE_MS changes it.
  */
+const SETTLE_MS = Number(process.env.BENCH_MEMORY_SETTLE_MS ?? 12_000);
+
+/** After a full GC and SETTLE_MS idle. BENCH_MEMORY_SMAPS=1 prints where the RSS is. */
 async function memory(): Promise<{ rss: number; heap: number; peakRss: number }> {
   gc();
-  await new Promise((r) => setTimeout(r, 250));
+  await new Promise((r) => setTimeout(r, SETTLE_MS));
   gc();
+  if (process.env.BENCH_MEMORY_SMAPS === "1") console.error(`rss by mapping: ${rssByMapping()}`);
   const m = process.memoryUsage();
   const peak = /VmHWM:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));
   const mb = (b: number): number => Number((b / 1048576).toFixed(1));
   return { rss: mb(m.rss), heap: mb(m.heapUsed), peakRss: mb(Number(peak?.[1] ?? 0) * 1024) };
+}
+
+/** RSS per kind of mapping (the V8 heap and thread stacks are anonymous, malloc's arena is [heap]). */
+function rssByMapping(): string {
+  const kb = new Map<string, number>();
+  let name = "";
+  for (const line of readFileSync("/proc/self/smaps", "utf8").split("\n")) {
+    if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) name = line.split(/\s+/).slice(5).join(" ") || "[anon]";
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss !== null) kb.set(name, (kb.get(name) ?? 0) + Number(rss[1]));
+  }
+  return [...kb]
+    .filter(([, v]) => v >= 1024)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} ${(v / 1024).toFixed(0)} MB`)
+    .join(", ");
 }
 
 async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }> {

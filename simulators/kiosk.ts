@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:
 import { join } from "node:path";
 import { defaultApiSocket, defaultRuntimeDir } from "../src/api/paths.js";
 import { TermhostClient } from "../src/client/client.js";
-import { DAEMON_NODE_FLAGS } from "../src/daemon/node-flags.js";
+import { DAEMON_ENV, DAEMON_NODE_FLAGS } from "../src/daemon/node-flags.js";
 import { builtEntry, projectRoot } from "../src/util/paths.js";
 import { daemonThreadpoolEnv } from "../src/util/threadpool.js";
 import { waitUntil } from "../src/util/wait.js";
@@ -145,7 +145,7 @@ export async function runKiosk(opts: KioskOptions): Promise<void> {
       "termhostd",
       process.execPath,
       [...DAEMON_NODE_FLAGS, builtEntry("src/daemon/main.js"), "--config", configPath],
-      daemonThreadpoolEnv(),
+      { ...daemonThreadpoolEnv(), ...DAEMON_ENV },
     );
     await waitUntil(
       "termhostd to answer on its socket",

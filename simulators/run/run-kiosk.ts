@@ -2,7 +2,7 @@ import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { defaultApiSocket } from "../../src/api/paths.js";
 import { TermhostClient } from "../../src/client/client.js";
-import { DAEMON_NODE_FLAGS } from "../../src/daemon/node-flags.js";
+import { DAEMON_ENV, DAEMON_NODE_FLAGS } from "../../src/daemon/node-flags.js";
 import { createLogger } from "../../src/util/log.js";
 import { builtEntry } from "../../src/util/paths.js";
 import { daemonThreadpoolEnv } from "../../src/util/threadpool.js";
@@ -156,7 +156,7 @@ export async function runScenario(opts: RunOptions): Promise<void> {
         "termhostd",
         process.execPath,
         [...DAEMON_NODE_FLAGS, builtEntry("src/daemon/main.js"), "--config", configPath],
-        daemonThreadpoolEnv(),
+        { ...daemonThreadpoolEnv(), ...DAEMON_ENV },
       );
       daemon = d;
       await waitUntil(

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=2
+#!/usr/bin/env -S GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072 node --max-semi-space-size=2
 /** termhostd: the kiosk/POS host daemon. */
 import { Command } from "commander";
 import { type ErrorCode, isTermhostError } from "../errors/errors.js";

@@ -10,7 +10,7 @@ import { type StartedMeter, startMeter, startScale } from "../../simulators/run/
 import type { BatchResult } from "../../src/api/schemas/postage.js";
 import type { ValueTransaction } from "../../src/api/schemas/value.js";
 import { TermhostClient } from "../../src/client/client.js";
-import { DAEMON_NODE_FLAGS } from "../../src/daemon/node-flags.js";
+import { DAEMON_ENV, DAEMON_NODE_FLAGS } from "../../src/daemon/node-flags.js";
 import { isTermhostError, TermhostError } from "../../src/errors/errors.js";
 import { RpcClient } from "../../src/jsonrpc/client.js";
 import { builtEntry, projectRoot } from "../../src/util/paths.js";
@@ -327,7 +327,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
         "--config",
         configPath,
       ]);
-      const p = rig.spawn("termhostd", cmd, args, daemonThreadpoolEnv());
+      const p = rig.spawn("termhostd", cmd, args, { ...daemonThreadpoolEnv(), ...DAEMON_ENV });
       return waitUntil(
         "termhostd to answer",
         async () => {

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type { TrackedProcess } from "../../simulators/rig/processes.js";
 import type { Rig } from "../../simulators/rig/rig.js";
 import { TermhostClient } from "../../src/client/client.js";
-import { DAEMON_NODE_FLAGS } from "../../src/daemon/node-flags.js";
+import { DAEMON_ENV, DAEMON_NODE_FLAGS } from "../../src/daemon/node-flags.js";
 import { builtEntry } from "../../src/util/paths.js";
 import { daemonThreadpoolEnv } from "../../src/util/threadpool.js";
 import { waitUntil } from "../../src/util/wait.js";
@@ -33,7 +33,7 @@ export async function startDaemon(rig: Rig, overrides: Record<string, unknown> =
     "termhostd",
     process.execPath,
     [...DAEMON_NODE_FLAGS, builtEntry("src/daemon/main.js"), "--config", configPath],
-    daemonThreadpoolEnv(),
+    { ...daemonThreadpoolEnv(), ...DAEMON_ENV },
   );
   await waitUntil(
     "termhostd to answer",

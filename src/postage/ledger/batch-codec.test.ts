@@ -33,7 +33,7 @@ const finished: BatchEntry = {
   reason: null,
   closedAt: later,
 };
-const roundTrip = (b: BatchEntry) => batchCodec.decode(batchCodec.encode(b));
+const roundTrip = (b: BatchEntry) => batchCodec.decode(batchCodec.encode(b), b.batchId);
 
 describe("finished batch codec", () => {
   it("round-trips a completed batch as a positional array, its defaults left off", () => {
@@ -122,13 +122,13 @@ describe("finished batch codec", () => {
       '["b-1"]',
       batchCodec.encode(finished).replace('"completed"', '"lost"'),
     ]) {
-      expect(() => batchCodec.decode(bad)).toThrow(
+      expect(() => batchCodec.decode(bad, "b-1")).toThrow(
         expect.objectContaining({ code: "JOURNAL_RECORD_INVALID" }),
       );
     }
     const noPieces = JSON.parse(batchCodec.encode(finished)) as unknown[];
     noPieces[12] = [[0, 1]];
-    expect(() => batchCodec.decode(JSON.stringify(noPieces))).toThrow(/pieces\.0/);
+    expect(() => batchCodec.decode(JSON.stringify(noPieces), "b-1")).toThrow(/pieces\.0/);
   });
 
   it("decodes to what the schema accepts, nothing more", () => {

@@ -4,7 +4,7 @@ import { type MeterSimulator, startMeterSimulator } from "../../../simulators/me
 import { freshMeterState, saveMeterState, TEST_VENDOR_KEY } from "../../../simulators/meter/state-file.js";
 import type { ProcessGroup, TrackedProcess } from "../../../simulators/rig/processes.js";
 import { startPtyPair } from "../../../simulators/rig/socat.js";
-import { DAEMON_NODE_FLAGS } from "../../../src/daemon/node-flags.js";
+import { DAEMON_ENV, DAEMON_NODE_FLAGS } from "../../../src/daemon/node-flags.js";
 import { RpcClient } from "../../../src/jsonrpc/client.js";
 import { builtEntry } from "../../../src/util/paths.js";
 import { daemonThreadpoolEnv } from "../../../src/util/threadpool.js";
@@ -112,7 +112,7 @@ export class FleetKiosk {
       `termhostd ${this.o.id}`,
       process.execPath,
       [...DAEMON_NODE_FLAGS, builtEntry("src/daemon/main.js"), "--config", this.configPath],
-      { logPath: join(this.o.dir, "termhostd.log"), env: daemonThreadpoolEnv() },
+      { logPath: join(this.o.dir, "termhostd.log"), env: { ...daemonThreadpoolEnv(), ...DAEMON_ENV } },
     );
     this.process = proc;
     await waitUntil(
