@@ -37,6 +37,10 @@ const shapes: Record<string, ValueTx> = {
     message: { counter: 7, amount: 500, currency: 978, terminalId: "0011223344556677" },
     restored: null,
   },
+  "a load whose message differs from the request": {
+    ...base,
+    message: { counter: 8, amount: 499, currency: 840, terminalId: "0011223344556677" },
+  },
   "a refill": {
     ...base,
     kind: "refill",

@@ -5,7 +5,8 @@ import { PHASES, type StoredMessage, TxSnapshot, type ValueTx } from "./records.
 /**
  * A closed transaction as one JSON array without field names, its id being the store's key:
  * about a quarter of the live object's memory. Times in the canonical ISO form travel as epoch
- * milliseconds, a value message as its fields in order, and trailing nulls are left off.
+ * milliseconds (`createdAt` as its distance from `updatedAt`), a value message as its fields in
+ * order, and trailing nulls are left off.
  * `updatedAt` and `requestId` come first, so that retention and the snapshot's request index can
  * read them without decoding the rest.
  */
@@ -31,26 +32,40 @@ const time = (iso: string): string | number => {
 };
 const fromTime = (t: unknown): unknown => (typeof t === "number" ? new Date(t).toISOString() : t);
 
-function message(m: StoredMessage | null): Slot {
+/**
+ * A value message as its fields in order, without the counter, amount and currency when they are
+ * the transaction's own (as they are unless a card's answer said otherwise).
+ */
+function message(m: StoredMessage | null, tx: ValueTx): Slot {
   if (m === null || !("terminalId" in m)) return m;
-  const fields: Slot[] = [m.counter, m.amount, m.currency, m.terminalId];
+  const own = m.counter === tx.counter && m.amount === tx.amount && m.currency === tx.currency;
+  const fields: Slot[] = own ? [m.terminalId] : [m.counter, m.amount, m.currency, m.terminalId];
   if (m.s2 !== undefined) fields.push(m.s2);
   return fields;
 }
 
-function fromMessage(m: unknown): unknown {
+type Own = { counter: unknown; amount: unknown; currency: unknown };
+function fromMessage(m: unknown, own: Own): unknown {
   if (!Array.isArray(m)) return m;
-  const [counter, amount, currency, terminalId, s2] = m as unknown[];
+  const full: unknown[] = typeof m[0] === "string" ? [own.counter, own.amount, own.currency, ...m] : m;
+  const [counter, amount, currency, terminalId, s2] = full;
   return s2 === undefined
     ? { counter, amount, currency, terminalId }
     : { counter, amount, currency, terminalId, s2 };
 }
 
+/** `createdAt` beside `updatedAt` (slot 0): as milliseconds before it when both are, else as written. */
+function created(tx: ValueTx, updated: string | number): string | number {
+  const c = time(tx.createdAt);
+  return typeof c === "number" && typeof updated === "number" ? updated - c : tx.createdAt;
+}
+
 export function encodeClosedTx(tx: ValueTx): string {
+  const updated = time(tx.updatedAt);
   const slots: Slot[] = [
-    time(tx.updatedAt),
+    updated,
     tx.requestId,
-    time(tx.createdAt),
+    created(tx, updated),
     KINDS.indexOf(tx.kind),
     tx.reader,
     tx.amount,
@@ -61,7 +76,7 @@ export function encodeClosedTx(tx: ValueTx): string {
     tx.balanceBefore,
     tx.authorizerRef,
     tx.authorizationId,
-    message(tx.message),
+    message(tx.message, tx),
     tx.balanceAfter,
     tx.proof,
     tx.restored === null ? null : RESTORED.indexOf(tx.restored),
@@ -92,11 +107,14 @@ export function decodeClosedTx(encoded: string, txId: string): ValueTx {
     throw corrupt(txId, e instanceof Error ? e.message : String(e));
   }
   const at = (i: number): unknown => s[i] ?? null;
+  const updated = at(0);
+  const since = at(2);
+  const createdAt = typeof since === "number" && typeof updated === "number" ? updated - since : since;
   const parsed = TxSnapshot.safeParse({
     txId,
-    updatedAt: fromTime(at(0)),
+    updatedAt: fromTime(updated),
     requestId: at(1),
-    createdAt: fromTime(at(2)),
+    createdAt: fromTime(createdAt),
     kind: KINDS[at(3) as number],
     reader: at(4),
     amount: at(5),
@@ -107,7 +125,7 @@ export function decodeClosedTx(encoded: string, txId: string): ValueTx {
     balanceBefore: at(10),
     authorizerRef: at(11),
     authorizationId: at(12),
-    message: fromMessage(at(13)),
+    message: fromMessage(at(13), { counter: at(9), amount: at(5), currency: at(6) }),
     balanceAfter: at(14),
     proof: at(15),
     restored: at(16) === null ? null : RESTORED[at(16) as number],
