@@ -69,6 +69,13 @@ export class GatedChannel {
     });
 
   private send(op: InFlight, apdu: Buffer, maxResponseBytes: number, answered: Answered): void {
+    // Admitted after the channel died (an earlier APDU timed out, or the exchange ended): the
+    // card must not see a command its exchange has given up on.
+    if (this.dead !== undefined) {
+      this.gate.leave(this.native);
+      if (this.settle(op)) op.reject(this.dead);
+      return;
+    }
     op.sent = true;
     try {
       this.native.transmit(apdu, maxResponseBytes, this.protocol, answered);
@@ -87,10 +94,28 @@ export class GatedChannel {
     return true;
   }
 
-  /** Ends the watchdog: the channel's exchange is over (APDUs still held by the driver stay so). */
+  /**
+   * Ends the channel with its exchange: nothing more is sent on it. An APDU still outstanding (a
+   * caller that did not wait for one) is settled now rather than left without a timeout: one still
+   * waiting for the gate is withdrawn, one the driver holds is given up on, its outcome unknown.
+   */
   close(): void {
     if (this.watchdog !== undefined) clearTimeout(this.watchdog);
     this.watchdog = undefined;
+    this.dead ??= new TermhostError(
+      "CARD_REMOVED",
+      `the exchange with the card in '${this.reader}' has ended`,
+      {
+        hint: "an APDU was still outstanding when its exchange ended; re-insert the card so the transaction can be checked",
+        context: { reader: this.reader },
+      },
+    );
+    for (const op of [...this.inFlight]) {
+      op.settled = true;
+      op.withdraw();
+      op.reject(this.dead);
+    }
+    this.inFlight.length = 0;
   }
 
   private arm(): void {

@@ -275,6 +275,8 @@ export function reduceValue(state: ValueState, r: JournalRecord<ValueRecords>): 
   const before = indexedOf(tx);
   tx.updatedAt = r.body.at;
   applyStep(tx, r);
+  // A closed transaction never opens again: such a step (a journal that says so) changes nothing.
+  if (!before.open && isOpen(tx)) return state;
   reindexTx(state, tx, before);
   if (isOpen(tx)) return state;
   if (live !== undefined) state.txs.live.delete(tx.txId);
@@ -344,13 +346,24 @@ function applyStep(tx: ValueTx, r: JournalRecord<ValueRecords>): void {
   }
 }
 
-/** Oldest closed first out, beyond the cap: live memory stays bounded over a long day. */
+/**
+ * Oldest closed first out, beyond the cap: live memory stays bounded over a long day. A failed one
+ * whose reversal is still to report is kept, whatever the cap, until it is reported: forgetting it
+ * would leave an authorization the issuer counts as spent.
+ */
 function pruneClosed(state: ValueState): void {
+  // Moved to the newest end in a row: once that is every one kept, only such ones are left.
+  let passed = 0;
   while (state.closed.size > state.retention.maxClosed) {
     const oldest = state.closed.dropOldest();
     if (oldest === undefined) return;
+    if (state.unreported.has(oldest.id)) {
+      state.closed.addEncoded(oldest.id, oldest.encoded);
+      if (++passed >= state.closed.size) return;
+      continue;
+    }
+    passed = 0;
     // Its load stays in the day's total: forgetting a transaction must not raise the limit.
-    state.unreported.delete(oldest.id);
     const requestId = closedRequestId(oldest.encoded);
     if (state.byRequest.get(requestId) === oldest.id) state.byRequest.delete(requestId);
   }
@@ -385,7 +398,8 @@ export const TxSnapshot = z.object({
 /**
  * Which closed transactions a snapshot keeps, as ids in closing order: those younger than
  * `closedMs`, counted back from the newest record rather than from the clock alone (a clock jumped
- * forward would forget them all), and never fewer than the newest `keepNewest`.
+ * forward would forget them all), never fewer than the newest `keepNewest`, and every one whose
+ * reversal is still to report.
  */
 export function retainedClosed(s: ValueState, nowMs: number = Date.now()): string[] {
   const { closedMs, keepNewest } = s.retention;
@@ -395,7 +409,9 @@ export function retainedClosed(s: ValueState, nowMs: number = Date.now()): strin
   for (const ms of updated) newest = Math.max(newest, ms);
   for (const tx of s.txs.live.values()) newest = Math.max(newest, Date.parse(tx.updatedAt) || 0);
   const cutoff = Math.min(nowMs, newest) - closedMs;
-  return ids.filter((_, i) => i >= ids.length - keepNewest || (updated[i] as number) >= cutoff);
+  return ids.filter(
+    (id, i) => i >= ids.length - keepNewest || (updated[i] as number) >= cutoff || s.unreported.has(id),
+  );
 }
 
 /** The open transactions and the closed ones `retainedClosed` keeps, in the order they closed. */
@@ -411,14 +427,21 @@ export function retainedTxs(s: ValueState, nowMs: number = Date.now()): ValueTx[
  */
 const ValueSnapshot = z
   .object({
-    txs: z.array(TxSnapshot),
+    /** Every transaction, open or closed: snapshots written before closed ones were kept encoded. */
+    txs: z.array(TxSnapshot).optional(),
+    /**
+     * The open ones, under a name of their own: a daemon from before reads a snapshot without `txs`
+     * as damaged and stops, rather than as a ledger with no closed transactions.
+     */
+    open: z.array(TxSnapshot).optional(),
     closedIds: z.array(z.string()).default([]),
     closed: z.array(z.string()).default([]),
     /** The indexes that closed transactions feed, so that a load need not decode them. */
     loadTotals: z.array(z.tuple([z.string(), z.number()])).optional(),
     unreported: z.array(z.string()).optional(),
   })
-  .refine((s) => s.closedIds.length === s.closed.length, "closedIds and closed differ in length");
+  .refine((s) => s.closedIds.length === s.closed.length, "closedIds and closed differ in length")
+  .refine((s) => (s.txs === undefined) !== (s.open === undefined), "one of txs or open is needed");
 
 /** Compaction keeps what `retainedTxs` keeps, in the order the transactions closed. */
 export const valueSnapshot = (retention: ValueRetention | number = DEFAULT_RETENTION) => {
@@ -428,11 +451,11 @@ export const valueSnapshot = (retention: ValueRetention | number = DEFAULT_RETEN
     schema: ValueSnapshot,
     save: (s: ValueState) => {
       const closedIds = retainedClosed(s);
-      const txs = [...s.open].flatMap((id) => s.txs.live.get(id) ?? []);
+      const open = [...s.open].flatMap((id) => s.txs.live.get(id) ?? []);
       const closed = closedIds.map((id) => s.closed.encoded(id) as string);
-      const kept = new Set([...txs.map((tx) => tx.txId), ...closedIds]);
+      const kept = new Set([...open.map((tx) => tx.txId), ...closedIds]);
       const unreported = [...s.unreported].filter((id) => kept.has(id));
-      return { txs, closedIds, closed, loadTotals: [...s.loadTotals], unreported };
+      return { open, closedIds, closed, loadTotals: [...s.loadTotals], unreported };
     },
     load: (snap: z.output<typeof ValueSnapshot>): ValueState => {
       const state = emptyValueState(r);
@@ -441,7 +464,7 @@ export const valueSnapshot = (retention: ValueRetention | number = DEFAULT_RETEN
         state.closed.addEncoded(id, encoded);
         state.byRequest.set(closedRequestId(encoded), id);
       });
-      for (const tx of snap.txs) {
+      for (const tx of snap.txs ?? snap.open ?? []) {
         if (isOpen(tx)) state.txs.live.set(tx.txId, { ...tx });
         else state.closed.add(tx.txId, tx);
         state.byRequest.set(tx.requestId, tx.txId);

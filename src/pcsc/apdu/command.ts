@@ -78,7 +78,7 @@ export function serializeCommand(cmd: CommandApdu): Buffer {
     out.writeUInt16BE(data.length, at);
     at += 2;
   }
-  data.copy(out, at);
+  out.set(data, at);
   at += data.length;
   if (cmd.le !== undefined) {
     if (leBytes === 1) out[at] = cmd.le & 0xff;
