@@ -414,12 +414,6 @@ export function retainedClosed(s: ValueState, nowMs: number = Date.now()): strin
   );
 }
 
-/** The open transactions and the closed ones `retainedClosed` keeps, in the order they closed. */
-export function retainedTxs(s: ValueState, nowMs: number = Date.now()): ValueTx[] {
-  const open = [...s.open].flatMap((id) => s.txs.live.get(id) ?? []);
-  return [...open, ...retainedClosed(s, nowMs).map((id) => s.closed.get(id) as ValueTx)];
-}
-
 /**
  * Open transactions in full, checked at load; closed ones as the closed store keeps them (ids and
  * encodings side by side), checked when read. Snapshots written before kept every transaction in
@@ -443,7 +437,7 @@ const ValueSnapshot = z
   .refine((s) => s.closedIds.length === s.closed.length, "closedIds and closed differ in length")
   .refine((s) => (s.txs === undefined) !== (s.open === undefined), "one of txs or open is needed");
 
-/** Compaction keeps what `retainedTxs` keeps, in the order the transactions closed. */
+/** Compaction keeps the open transactions and the closed ones `retainedClosed` keeps, in closing order. */
 export const valueSnapshot = (retention: ValueRetention | number = DEFAULT_RETENTION) => {
   const r: ValueRetention =
     typeof retention === "number" ? { ...DEFAULT_RETENTION, closedMs: retention } : retention;
@@ -451,11 +445,15 @@ export const valueSnapshot = (retention: ValueRetention | number = DEFAULT_RETEN
     schema: ValueSnapshot,
     save: (s: ValueState) => {
       const closedIds = retainedClosed(s);
-      const open = [...s.open].flatMap((id) => s.txs.live.get(id) ?? []);
       const closed = closedIds.map((id) => s.closed.encoded(id) as string);
-      const kept = new Set([...open.map((tx) => tx.txId), ...closedIds]);
-      const unreported = [...s.unreported].filter((id) => kept.has(id));
-      return { open, closedIds, closed, loadTotals: [...s.loadTotals], unreported };
+      // Every reversal still to report is kept (retainedClosed), so the index goes whole.
+      return {
+        open: [...s.txs.live.values()],
+        closedIds,
+        closed,
+        loadTotals: [...s.loadTotals],
+        unreported: [...s.unreported],
+      };
     },
     load: (snap: z.output<typeof ValueSnapshot>): ValueState => {
       const state = emptyValueState(r);

@@ -1,6 +1,6 @@
 import type { RpcServer } from "../../jsonrpc/server.js";
 import type { ValueEngine } from "../../value/engine.js";
-import { isOpen, type ValueTx } from "../../value/records.js";
+import type { ValueTx } from "../../value/records.js";
 import { type RestoreEntry, RestoreMethods } from "../schemas/restore.js";
 import { findTransaction, transactionView } from "./value.js";
 
@@ -17,7 +17,7 @@ export function registerRestoreMethods(server: RpcServer, services: RestoreServi
 
   server.register("admin.restore.list", RestoreMethods["admin.restore.list"], (p) => {
     // Closed ones are decoded only when asked for: a day of them is a hundred thousand.
-    const txs = p.all ? [...value.state.txs.values()] : [...value.state.txs.live.values()].filter(isOpen);
+    const txs = [...(p.all ? value.state.txs.values() : value.state.txs.live.values())];
     txs.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
     return { transactions: txs.map((tx) => entry(value, tx)) };
   });
