@@ -19,9 +19,10 @@ import { waitForEvent } from "../src/util/wait.js";
 import { withRawCard } from "../test/support/pcsc-raw.js";
 
 const COUNT = Number(process.env.BENCH_APDU_COUNT ?? 1000);
-const ROUNDS = Number(process.env.BENCH_APDU_ROUNDS ?? 7);
+const ROUNDS = Number(process.env.BENCH_APDU_ROUNDS ?? 15);
 const BLOCK = 50;
-const WARMUP = Number(process.env.BENCH_APDU_WARMUP ?? 2000);
+/** Rounds run first and not counted: until the JIT has compiled both paths, the first is slow. */
+const WARMUP_ROUNDS = Number(process.env.BENCH_APDU_WARMUP_ROUNDS ?? 3);
 const LIMIT = 1.1;
 const SELECT = Buffer.from("00A4040009F07465726D686F7374", "hex");
 const COMMAND = { cla: 0, ins: 0xa4, p1: 4, p2: 0, data: SELECT.subarray(5) };
@@ -51,6 +52,7 @@ function cpuUs(from: NodeJS.CpuUsage): number {
   return d.user + d.system;
 }
 const cpu = { raw: 0, daemon: 0 };
+const warmup: Array<{ raw: number; daemon: number }> = [];
 
 const rig = await Rig.start({ slots: [{ inserted: true }] });
 try {
@@ -82,13 +84,7 @@ try {
         cpu.daemon += cpuUs(c0);
         return ms;
       };
-      // Warm-up: JIT, the card simulator's and pcscd's first exchanges.
-      await rawBlock(WARMUP);
-      await daemonBlock(WARMUP);
-      cpu.raw = 0;
-      cpu.daemon = 0;
-      const out: Array<{ raw: number; daemon: number; pairs: number[] }> = [];
-      for (let round = 0; round < ROUNDS; round++) {
+      const round = async (index: number): Promise<{ raw: number; daemon: number; pairs: number[] }> => {
         let raw = 0;
         let daemon = 0;
         const pairs: number[] = [];
@@ -96,7 +92,7 @@ try {
           const n = Math.min(BLOCK, COUNT - sent);
           let r: number;
           let d: number;
-          if ((round + block) % 2 === 0) {
+          if ((index + block) % 2 === 0) {
             r = await rawBlock(n);
             d = await daemonBlock(n);
           } else {
@@ -107,8 +103,13 @@ try {
           daemon += d;
           pairs.push(d / r);
         }
-        out.push({ raw, daemon, pairs });
-      }
+        return { raw, daemon, pairs };
+      };
+      for (let i = 0; i < WARMUP_ROUNDS; i++) warmup.push(await round(i));
+      cpu.raw = 0;
+      cpu.daemon = 0;
+      const out: Array<{ raw: number; daemon: number; pairs: number[] }> = [];
+      for (let i = 0; i < ROUNDS; i++) out.push(await round(i));
       return out;
     }),
   );
@@ -122,7 +123,10 @@ try {
   const ratioMedian = median(ratios);
   const ratioMin = Math.min(...ratios);
   console.log(
-    `rig mode: ${rig.mode}; ${COUNT} SELECTs each way per round in alternating blocks of ${BLOCK}, ${ROUNDS} rounds`,
+    `rig mode: ${rig.mode}; ${COUNT} SELECTs each way per round in alternating blocks of ${BLOCK}, ${ROUNDS} rounds after ${WARMUP_ROUNDS} of warm-up`,
+  );
+  console.log(
+    `warm-up rounds (not counted): ratio ${warmup.map((r) => (r.daemon / r.raw).toFixed(3)).join(", ")}`,
   );
   console.log(`raw pcsclite:  ${rounds.map((r) => r.raw.toFixed(0)).join(", ")} ms`);
   console.log(`daemon path:   ${rounds.map((r) => r.daemon.toFixed(0)).join(", ")} ms`);
@@ -156,6 +160,7 @@ try {
       cpu_daemon_us_per_apdu: round1(cpuDaemonUs),
       count: COUNT,
       rounds: ROUNDS,
+      warmup_ratios: warmup.map((r) => round3(r.daemon / r.raw)),
       mode: rig.mode,
     }),
   );

@@ -1,4 +1,5 @@
 import { TermhostError } from "../../errors/errors.js";
+import { copyInto } from "./copy.js";
 
 /**
  * An ISO 7816-4 command APDU. `le` is the number of response bytes expected (1..65536), absent
@@ -78,7 +79,7 @@ export function serializeCommand(cmd: CommandApdu): Buffer {
     out.writeUInt16BE(data.length, at);
     at += 2;
   }
-  out.set(data, at);
+  copyInto(out, at, data, data.length);
   at += data.length;
   if (cmd.le !== undefined) {
     if (leBytes === 1) out[at] = cmd.le & 0xff;

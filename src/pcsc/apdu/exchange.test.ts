@@ -163,6 +163,37 @@ describe("exchange", () => {
     expect(s.sent.length).toBe(0);
   });
 
+  it("reports a bad command and a transport that throws as rejections, never as a throw", async () => {
+    const s = scriptedTransmit("");
+    const bad = exchange(s.transmit, { cla: 0x100, ins: 0xa4, p1: 0, p2: 0 });
+    expect(await rejectedCode(bad)).toBe("APDU_MALFORMED");
+    expect(s.sent.length).toBe(0);
+    const throwing = (): Promise<Buffer> => {
+      throw new Error("transport refused synchronously");
+    };
+    await expect(exchange(throwing, SELECT)).rejects.toThrow("transport refused synchronously");
+  });
+
+  it("answers the same with a trace as without, GET RESPONSE included", async () => {
+    const script = `
+      => 00A40400 07 A0000000041010 00
+      <= 6102
+      => 00C00000 02
+      <= 0102 6A82
+    `;
+    const plain = scriptedTransmit(script);
+    const traced = scriptedTransmit(script);
+    const lines: string[] = [];
+    const accept = [0x6a82];
+    const a = await exchange(plain.transmit, SELECT, { accept });
+    const b = await exchange(traced.transmit, SELECT, { accept, trace: (l) => lines.push(l) });
+    expect(a).toEqual({ data: hex("0102"), sw: 0x6a82 });
+    expect(b).toEqual(a);
+    expect(lines.length).toBe(4);
+    plain.assertDone();
+    traced.assertDone();
+  });
+
   it("passes transport errors through unchanged", async () => {
     const s = scriptedTransmit("");
     expect(await rejectedCode(exchange(s.transmit, SELECT))).toBe("INTERNAL");

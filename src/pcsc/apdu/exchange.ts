@@ -59,30 +59,53 @@ function chain(command: CommandApdu): CommandApdu[] {
 /**
  * Sends `command` and returns the card's complete answer: 61xx is followed by GET RESPONSE (data
  * accumulated), 6Cxx re-issues the command once with the Le the card asked for, and long data is
- * chained (CLA bit 0x10) when extended length is not available.
+ * chained (CLA bit 0x10) when extended length is not available. Every failure, bad input included,
+ * comes back as a rejected promise.
  */
-export async function exchange(
+export function exchange(
   transmit: Transmit,
   command: CommandApdu,
   options: ExchangeOptions = {},
 ): Promise<ResponseApdu> {
-  const mask = options.mask ?? maskSensitive;
-  const maskDecision = mask(command);
-  const maxGetResponse = options.maxGetResponse ?? DEFAULT_MAX_GET_RESPONSE;
-  const extendedLength = options.extendedLength === true || command.extended === true;
-  const dataLength = command.data?.length ?? 0;
-  if (!extendedLength && (command.le ?? 0) > MAX_SHORT_LE) {
-    throw new TermhostError(
-      "APDU_MALFORMED",
-      `Le ${command.le} needs extended length, which is not enabled`,
-      {
-        context: { le: command.le },
-      },
-    );
+  try {
+    const extendedLength = options.extendedLength === true || command.extended === true;
+    if (!extendedLength && (command.le ?? 0) > MAX_SHORT_LE) {
+      throw new TermhostError(
+        "APDU_MALFORMED",
+        `Le ${command.le} needs extended length, which is not enabled`,
+        { context: { le: command.le } },
+      );
+    }
+    const chained = !extendedLength && (command.data?.length ?? 0) > MAX_SHORT_LC;
+    if (chained || options.trace !== undefined) return exchangeTraced(transmit, command, options, chained);
+    // One frame and no trace, which is nearly every APDU the daemon sends: a single promise
+    // continuation, no async frame, and no mask decision that only a trace would read.
+    return transmit(serializeCommand(command)).then((bytes) => {
+      const response = parseResponse(bytes);
+      if (needsMore(response.sw))
+        return complete(plainSend(transmit), parseResponse, command, command, response, options);
+      if (!isAccepted(response.sw, options.accept)) throw statusError(response.sw, command.ins);
+      return response;
+    });
+  } catch (e) {
+    return Promise.reject(e);
   }
+}
 
-  // Plain functions around one await per APDU: an async helper here would add a promise and a
-  // turn of the microtask queue to every APDU the daemon sends.
+const needsMore = (sw: number): boolean => sw1Of(sw) === 0x61 || sw1Of(sw) === 0x6c;
+
+const plainSend =
+  (transmit: Transmit) =>
+  (cmd: CommandApdu): Promise<Buffer> =>
+    transmit(serializeCommand(cmd));
+
+async function exchangeTraced(
+  transmit: Transmit,
+  command: CommandApdu,
+  options: ExchangeOptions,
+  chained: boolean,
+): Promise<ResponseApdu> {
+  const maskDecision = (options.mask ?? maskSensitive)(command);
   const sent = (cmd: CommandApdu): Promise<Buffer> => {
     const bytes = serializeCommand(cmd);
     options.trace?.(formatCommandTrace(cmd, () => maskDecision));
@@ -93,9 +116,8 @@ export async function exchange(
     options.trace?.(formatResponseTrace(response, maskDecision.responseData));
     return response;
   };
-
   let current = command;
-  if (!extendedLength && dataLength > MAX_SHORT_LC) {
+  if (chained) {
     const frames = chain(command);
     for (const frame of frames.slice(0, -1)) {
       const response = received(await sent(frame));
@@ -103,7 +125,21 @@ export async function exchange(
     }
     current = frames[frames.length - 1] ?? command;
   }
-  let response = received(await sent(current));
+  return complete(sent, received, command, current, received(await sent(current)), options);
+}
+
+/** Follows 61xx with GET RESPONSE and 6Cxx with the command again, from the first `response`. */
+async function complete(
+  sent: (cmd: CommandApdu) => Promise<Buffer>,
+  received: (bytes: Buffer) => ResponseApdu,
+  command: CommandApdu,
+  first: CommandApdu,
+  firstResponse: ResponseApdu,
+  options: ExchangeOptions,
+): Promise<ResponseApdu> {
+  const maxGetResponse = options.maxGetResponse ?? DEFAULT_MAX_GET_RESPONSE;
+  let current = first;
+  let response = firstResponse;
   const collected: Buffer[] = [];
   let getResponses = 0;
   let reissued = false;

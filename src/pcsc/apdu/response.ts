@@ -1,4 +1,5 @@
 import { TermhostError } from "../../errors/errors.js";
+import { copyInto } from "./copy.js";
 
 /** A response APDU: optional data followed by the two status bytes SW1 SW2. */
 export interface ResponseApdu {
@@ -31,7 +32,7 @@ export function parseResponse(bytes: Uint8Array): ResponseApdu {
   // The data is copied: the caller's buffer may be reused by its transport.
   const n = buf.length - 2;
   const data = n === 0 ? EMPTY : Buffer.allocUnsafe(n);
-  buf.copy(data, 0, 0, n);
+  copyInto(data, 0, buf, n);
   return { data, sw: (buf[n] as number) * 256 + (buf[n + 1] as number) };
 }
 
