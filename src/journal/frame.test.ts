@@ -51,6 +51,22 @@ describe("frame", () => {
     expect(f.length).toBe(FRAME_OVERHEAD + 3 + 7);
   });
 
+  it("frames a text body as the same bytes as its UTF-8 Buffer", () => {
+    const t = Buffer.from("t.x");
+    const text = '{"note":"café – 1 € \u{1F4EE}","n":1}';
+    const bytes = Buffer.from(text, "utf8");
+    expect(bytes.length).toBeGreaterThan(text.length);
+    const fromBytes = Buffer.alloc(frameSize(t.length, bytes.length));
+    const fromText = Buffer.alloc(frameSize(t.length, bytes.length));
+    expect(encodeFrame(fromBytes, 0, { type: t, body: bytes, seq: 9, flags: FLAG_WRITE_END }, 64)).toBe(
+      fromBytes.length,
+    );
+    expect(encodeFrame(fromText, 0, { type: t, body: text, seq: 9, flags: FLAG_WRITE_END }, 64)).toBe(
+      fromText.length,
+    );
+    expect(fromText).toEqual(fromBytes);
+  });
+
   it("decodes what it encodes", () => {
     const f = frame(42, 100);
     const r = decodeFrame(f, 0, 100, f.length);

@@ -54,7 +54,8 @@ export function checkFileHeader(b: Buffer): FileHeaderProblem | null {
 
 export interface FrameInput {
   readonly type: Buffer;
-  readonly body: Buffer;
+  /** Bytes, or text written as UTF-8 (a record's JSON, framed without a Buffer of its own). */
+  readonly body: Buffer | string;
   readonly seq: number;
   readonly flags: number;
 }
@@ -78,7 +79,11 @@ function readU64(b: Buffer, at: number): number {
  */
 export function encodeFrame(out: Buffer, at: number, frame: FrameInput, writeStart: number): number {
   const typeLen = frame.type.length;
-  const bodyLen = frame.body.length;
+  const bodyAt = at + FRAME_HEADER_SIZE + typeLen;
+  // The body first, so that its byte length comes from the bytes written. `out` is sized by the
+  // caller from the body's UTF-8 length; encodeWrite checks that every frame filled its place.
+  const bodyLen =
+    typeof frame.body === "string" ? out.write(frame.body, bodyAt, "utf8") : frame.body.copy(out, bodyAt);
   out[at] = FRAME_MAGIC_0;
   out[at + 1] = FRAME_MAGIC_1;
   out[at + 2] = frame.flags;
@@ -87,8 +92,7 @@ export function encodeFrame(out: Buffer, at: number, frame: FrameInput, writeSta
   writeU64(out, frame.seq, at + 8);
   writeU64(out, writeStart, at + 16);
   frame.type.copy(out, at + FRAME_HEADER_SIZE);
-  frame.body.copy(out, at + FRAME_HEADER_SIZE + typeLen);
-  const end = at + FRAME_HEADER_SIZE + typeLen + bodyLen;
+  const end = bodyAt + bodyLen;
   out.writeUInt32LE(crc32c(out, at, end), end);
   return end + FRAME_CRC_SIZE;
 }

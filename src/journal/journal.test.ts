@@ -157,6 +157,19 @@ describe("journal", () => {
     await j.close();
   });
 
+  it("frames multi-byte text exactly, several records in one write", async () => {
+    const ids = ["kiosk-é", "€-42", "\u{1F4EE}-post", "ü".repeat(64), "plain"];
+    const j = await openJournal(ledgerOptions(path));
+    await j.appendMany(ids.map((id, i) => ({ type: "txn.open", body: { id, amount: i + 1 } })));
+    const live = ledgerView(j.state);
+    expect(Object.fromEntries(live.open)).toEqual(Object.fromEntries(ids.map((id, i) => [id, i + 1])));
+    await j.close();
+    const again = await openJournal(ledgerOptions(path));
+    expect(again.recovery.recordsReplayed).toBe(ids.length);
+    expect(ledgerView(again.state)).toEqual(live);
+    await again.close();
+  });
+
   it("shows the reducer exactly what replay will rebuild", async () => {
     const seen: unknown[] = [];
     const types = { "x.rec": z.object({ n: z.number(), tags: z.array(z.string()).default([]) }) };

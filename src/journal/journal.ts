@@ -217,7 +217,7 @@ export class Journal<T extends RecordTypes, S, Snap = unknown> {
     let bytes = 0;
     let n = 0;
     for (const e of this.#queue) {
-      for (const r of e.records) bytes += r.body.length + r.typeBytes.length;
+      for (const r of e.records) bytes += r.bodyBytes + r.typeBytes.length;
       if (n > 0 && bytes > MAX_WRITE_BYTES) break;
       n++;
     }

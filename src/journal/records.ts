@@ -11,11 +11,17 @@ import type { JournalRecord, RecordTypes } from "./types.js";
 /** Bound on one record's body; snapshots are bounded separately by the frame format. */
 export const MAX_RECORD_BODY_BYTES = 1024 * 1024;
 
-/** A validated record, ready to frame. */
+/**
+ * A validated record, ready to frame. Its body stays the JSON text until it is written into the
+ * write's one buffer: a Buffer per record would be a small malloc'd pool slab, and a busy day's
+ * hundreds of thousands of them leave malloc's arena fragmented and resident long after they die.
+ */
 export interface EncodedRecord {
   readonly type: string;
   readonly typeBytes: Buffer;
-  readonly body: Buffer;
+  readonly body: string;
+  /** The body's length in UTF-8 bytes, as framed. */
+  readonly bodyBytes: number;
   readonly value: unknown;
 }
 
@@ -69,13 +75,13 @@ export class RecordCodec<T extends RecordTypes> {
         context: { type },
       });
     }
-    const bytes = Buffer.from(json, "utf8");
-    if (bytes.length > MAX_RECORD_BODY_BYTES) {
+    const bodyBytes = Buffer.byteLength(json, "utf8");
+    if (bodyBytes > MAX_RECORD_BODY_BYTES) {
       throw new TermhostError(
         "JOURNAL_RECORD_INVALID",
-        `${type} record is ${bytes.length} bytes, over the bound`,
+        `${type} record is ${bodyBytes} bytes, over the bound`,
         {
-          context: { type, bytes: bytes.length, max: MAX_RECORD_BODY_BYTES },
+          context: { type, bytes: bodyBytes, max: MAX_RECORD_BODY_BYTES },
         },
       );
     }
@@ -86,7 +92,7 @@ export class RecordCodec<T extends RecordTypes> {
         context: { type, issues: again.error.issues },
       });
     }
-    return { type, typeBytes, body: bytes, value: again.data };
+    return { type, typeBytes, body: json, bodyBytes, value: again.data };
   }
 
   /** Replay: a frame read back from disk → the record the reducer receives. */
@@ -138,7 +144,7 @@ export interface SequencedRecord {
 /** Frames `records` as one write that will start at file offset `writeStart`. */
 export function encodeWrite(records: readonly SequencedRecord[], writeStart: number): Buffer {
   let total = 0;
-  for (const r of records) total += frameSize(r.rec.typeBytes.length, r.rec.body.length);
+  for (const r of records) total += frameSize(r.rec.typeBytes.length, r.rec.bodyBytes);
   const out = Buffer.allocUnsafe(total);
   let at = 0;
   const last = records.length - 1;
@@ -150,5 +156,12 @@ export function encodeWrite(records: readonly SequencedRecord[], writeStart: num
       writeStart,
     );
   });
+  // A body longer than its counted bytes would have been cut short, silently, by Buffer#write.
+  if (at !== total) {
+    throw new TermhostError("INTERNAL", `a journal write framed ${at} bytes of the ${total} counted`, {
+      hint: "this is a bug in the journal's framing; nothing was written",
+      context: { framed: at, counted: total, records: records.length },
+    });
+  }
   return out;
 }
