@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import { ledgerOptions, ledgerView } from "../../test/support/journal/ledger.js";
 import { isTermhostError } from "../errors/errors.js";
@@ -167,6 +167,28 @@ describe("journal", () => {
     const again = await openJournal(ledgerOptions(path));
     expect(again.recovery.recordsReplayed).toBe(ids.length);
     expect(ledgerView(again.state)).toEqual(live);
+    await again.close();
+  });
+
+  it("refuses a write it cannot frame, writing nothing, and carries on", async () => {
+    const j = await openJournal(ledgerOptions(path));
+    const size = j.size;
+    // A miscounted body: one byte more than its text takes, as a framing bug would count it.
+    const byteLength = Buffer.byteLength;
+    const miscount = vi
+      .spyOn(Buffer, "byteLength")
+      .mockImplementation((s, enc) => byteLength(s, enc) + (String(s).includes('"bad"') ? 1 : 0));
+    try {
+      const refused = await j.append("txn.open", { id: "bad", amount: 1 }).catch((e: unknown) => e);
+      expect(isTermhostError(refused, "INTERNAL")).toBe(true);
+    } finally {
+      miscount.mockRestore();
+    }
+    expect(j.size).toBe(size);
+    expect((await j.append("txn.open", { id: "good", amount: 2 })).seq).toBe(1);
+    await j.close();
+    const again = await openJournal(ledgerOptions(path));
+    expect(ledgerView(again.state).open).toEqual([["good", 2]]);
     await again.close();
   });
 

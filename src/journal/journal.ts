@@ -3,7 +3,7 @@
  * per file and per process (the lock sees to the rest); opened by openJournal in open.ts.
  */
 import type { z } from "zod";
-import { TermhostError } from "../errors/errors.js";
+import { isTermhostError, TermhostError } from "../errors/errors.js";
 import { journalCommitProbe } from "../util/probes.js";
 import { writeCompactedFile } from "./compaction.js";
 import { MAX_BODY_BYTES } from "./frame.js";
@@ -234,7 +234,21 @@ export class Journal<T extends RecordTypes, S, Snap = unknown> {
     let seq = this.#lastSeq;
     for (const e of batch) for (const rec of e.records) records.push({ rec, seq: ++seq });
     const start = this.#size;
-    const buf = encodeWrite(records, start);
+    let buf: Buffer;
+    try {
+      buf = encodeWrite(records, start);
+    } catch (e) {
+      // Nothing was written and the sequence has not moved: the journal stays usable, and each
+      // appender hears why its records were refused.
+      const err = isTermhostError(e)
+        ? e
+        : new TermhostError("INTERNAL", "a journal write could not be framed", {
+            hint: "this is a bug in the journal's framing; nothing was written",
+            cause: e,
+          });
+      for (const en of batch) en.reject(err);
+      return;
+    }
     let stage: "write" | "sync" = "write";
     const began = performance.now();
     try {

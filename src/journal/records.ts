@@ -156,7 +156,8 @@ export function encodeWrite(records: readonly SequencedRecord[], writeStart: num
       writeStart,
     );
   });
-  // A body longer than its counted bytes would have been cut short, silently, by Buffer#write.
+  // A count higher than the bytes framed would leave the write's end unwritten (a lower one
+  // overruns the buffer and throws): either way the framing is wrong and nothing may be written.
   if (at !== total) {
     throw new TermhostError("INTERNAL", `a journal write framed ${at} bytes of the ${total} counted`, {
       hint: "this is a bug in the journal's framing; nothing was written",

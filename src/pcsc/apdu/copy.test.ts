@@ -10,4 +10,10 @@ describe("copyInto", () => {
     expect(to.subarray(3, 3 + n)).toEqual(from.subarray(0, n));
     expect(to.subarray(3 + n)).toEqual(Buffer.alloc(3, 0xee));
   });
+
+  it("refuses a copy past either end instead of dropping bytes", () => {
+    expect(() => copyInto(Buffer.alloc(4), 2, Buffer.alloc(8), 3)).toThrow(RangeError);
+    expect(() => copyInto(Buffer.alloc(8), 0, Buffer.alloc(2), 3)).toThrow(RangeError);
+    expect(() => copyInto(Buffer.alloc(100), 0, Buffer.alloc(200), 101)).toThrow(RangeError);
+  });
 });

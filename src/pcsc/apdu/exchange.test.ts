@@ -174,6 +174,24 @@ describe("exchange", () => {
     await expect(exchange(throwing, SELECT)).rejects.toThrow("transport refused synchronously");
   });
 
+  it("asks the mask hook only when there is a trace to mask", async () => {
+    const script = `
+      => 00A40400 07 A0000000041010 00
+      <= 9000
+    `;
+    let asked = 0;
+    const mask = () => {
+      asked++;
+      return { commandData: true, responseData: false };
+    };
+    await exchange(scriptedTransmit(script).transmit, SELECT, { mask });
+    expect(asked).toBe(0);
+    const lines: string[] = [];
+    await exchange(scriptedTransmit(script).transmit, SELECT, { mask, trace: (l) => lines.push(l) });
+    expect(asked).toBe(1);
+    expect(lines[0]).toContain("masked");
+  });
+
   it("answers the same with a trace as without, GET RESPONSE included", async () => {
     const script = `
       => 00A40400 07 A0000000041010 00

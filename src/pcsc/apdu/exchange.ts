@@ -10,6 +10,7 @@ import { formatCommandTrace, formatResponseTrace, maskSensitive } from "./trace.
 /**
  * Sends one command APDU and resolves with the card's raw response APDU. Implemented by the PC/SC
  * transport and by simulators; it rejects with the transport's own typed errors (CARD_REMOVED, …).
+ * It returns a promise even for a card that answers at once: `exchange` chains on it.
  */
 export type Transmit = (command: Buffer) => Promise<Buffer>;
 
